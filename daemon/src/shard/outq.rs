@@ -1,0 +1,90 @@
+//! A connection's bounded outbound queue of shared frames.
+
+use std::collections::VecDeque;
+
+use bytes::{Buf, Bytes};
+
+/// The queue would exceed its byte bound: the connection is a slow consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overflow;
+
+/// Frames waiting to be written, each a clone of a shared `Bytes`.
+#[derive(Default, Debug)]
+pub struct OutQueue {
+    frames: VecDeque<Bytes>,
+    bytes: usize,
+}
+
+impl OutQueue {
+    /// Queues `frame` unless the queued bytes would exceed `bound`.
+    pub fn push(&mut self, frame: Bytes, bound: usize) -> Result<(), Overflow> {
+        if self.bytes + frame.len() > bound && !self.frames.is_empty() {
+            return Err(Overflow);
+        }
+        self.bytes += frame.len();
+        self.frames.push_back(frame);
+        Ok(())
+    }
+
+    /// Bytes waiting.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// The first `max` queued slices, in order, for one vectored write.
+    pub fn slices(&self, max: usize) -> impl Iterator<Item = &[u8]> {
+        self.frames.iter().take(max).map(|b| b.as_ref())
+    }
+
+    /// Drops `n` written bytes from the front (a partial write keeps the rest).
+    pub fn consume(&mut self, mut n: usize) {
+        self.bytes -= n.min(self.bytes);
+        while n > 0 {
+            let Some(front) = self.frames.front_mut() else { return };
+            if front.len() <= n {
+                n -= front.len();
+                self.frames.pop_front();
+            } else {
+                front.advance(n);
+                return;
+            }
+        }
+    }
+
+    /// Drops everything queued (the connection is going away), freeing memory at once.
+    pub fn clear(&mut self) {
+        self.frames = VecDeque::new();
+        self.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_writes_keep_the_tail_in_order() {
+        let mut q = OutQueue::default();
+        q.push(Bytes::from_static(b"abc"), 100).unwrap();
+        q.push(Bytes::from_static(b"defg"), 100).unwrap();
+        q.consume(4);
+        assert_eq!(q.bytes(), 3);
+        assert_eq!(q.slices(8).collect::<Vec<_>>(), vec![&b"efg"[..]]);
+        q.consume(3);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn the_bound_refuses_growth_but_never_an_empty_queue() {
+        let mut q = OutQueue::default();
+        q.push(Bytes::from(vec![0; 10]), 4).unwrap();
+        assert_eq!(q.push(Bytes::from_static(b"x"), 4), Err(Overflow));
+        q.consume(10);
+        q.push(Bytes::from_static(b"x"), 4).unwrap();
+    }
+}

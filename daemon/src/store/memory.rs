@@ -1,0 +1,220 @@
+//! In-memory [`Store`]: nothing survives a restart.
+//!
+//! Logs are sharded by key over independent mutexes so the cores, which
+//! append to disjoint users and groups, rarely meet on a lock.
+
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+
+use super::{Group, LogKey, Store, StoreError, Stored};
+
+const SHARDS: usize = 64;
+
+#[derive(Default)]
+struct Log {
+    /// Seq of `entries[0]`; entries are contiguous up to `last`.
+    first: u64,
+    /// Seq of the newest message ever appended (kept when retention empties the log).
+    last: u64,
+    entries: VecDeque<Bytes>,
+}
+
+#[derive(Default)]
+struct Directory {
+    users: HashSet<i64>,
+    groups: HashMap<i64, (Group, BTreeSet<i64>)>,
+    memberships: HashMap<i64, BTreeSet<i64>>,
+    next_gid: i64,
+}
+
+/// Users, groups and logs held in process memory.
+pub struct MemoryStore {
+    logs: Vec<Mutex<HashMap<LogKey, Log>>>,
+    dir: Mutex<Directory>,
+    /// Messages kept per log; older ones are dropped first.
+    retain: usize,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::new(10_000)
+    }
+}
+
+impl MemoryStore {
+    /// A store keeping at most `retain` messages per inbox or group log.
+    pub fn new(retain: usize) -> Self {
+        Self {
+            logs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            dir: Mutex::new(Directory { next_gid: 1, ..Default::default() }),
+            retain: retain.max(1),
+        }
+    }
+
+    fn shard(&self, log: LogKey) -> &Mutex<HashMap<LogKey, Log>> {
+        let k = match log {
+            LogKey::Inbox(u) => u as u64,
+            LogKey::Group(g) => (g as u64).rotate_left(32) ^ 0x5555,
+        };
+        &self.logs[(k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SHARDS]
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding the lock leaves plain data behind; keep serving.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Store for MemoryStore {
+    fn ensure_user(&self, uid: i64) -> Result<(), StoreError> {
+        lock(&self.dir).users.insert(uid);
+        Ok(())
+    }
+
+    fn user_exists(&self, uid: i64) -> Result<bool, StoreError> {
+        Ok(lock(&self.dir).users.contains(&uid))
+    }
+
+    fn last_seq(&self, log: LogKey) -> Result<u64, StoreError> {
+        Ok(lock(self.shard(log)).get(&log).map_or(0, |l| l.last))
+    }
+
+    fn append(&self, log: LogKey, seq: u64, frame: Bytes) -> Result<(), StoreError> {
+        let mut logs = lock(self.shard(log));
+        let l = logs.entry(log).or_default();
+        if seq != l.last + 1 {
+            return Err(StoreError::Unavailable(format!(
+                "{log:?}: append seq {seq} after {}",
+                l.last
+            )));
+        }
+        if l.entries.is_empty() {
+            l.first = seq;
+        }
+        l.last = seq;
+        l.entries.push_back(frame);
+        if l.entries.len() > self.retain {
+            l.entries.pop_front();
+            l.first += 1;
+        }
+        Ok(())
+    }
+
+    fn read(&self, log: LogKey, after: u64, limit: usize) -> Result<Vec<Stored>, StoreError> {
+        let logs = lock(self.shard(log));
+        let Some(l) = logs.get(&log) else { return Ok(Vec::new()) };
+        let start = after.saturating_add(1).max(l.first);
+        let skip = (start - l.first) as usize;
+        Ok(l.entries
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .enumerate()
+            .map(|(i, f)| Stored { seq: start + i as u64, frame: f.clone() })
+            .collect())
+    }
+
+    fn create_group(&self, owner: i64, name: &str) -> Result<Group, StoreError> {
+        let mut d = lock(&self.dir);
+        let id = d.next_gid;
+        d.next_gid += 1;
+        let g = Group { id, name: name.to_owned(), owner };
+        d.groups.insert(id, (g.clone(), BTreeSet::from([owner])));
+        d.memberships.entry(owner).or_default().insert(id);
+        Ok(g)
+    }
+
+    fn join_group(&self, gid: i64, uid: i64) -> Result<(), StoreError> {
+        let mut d = lock(&self.dir);
+        let (_, members) = d.groups.get_mut(&gid).ok_or(StoreError::NoSuchGroup(gid))?;
+        members.insert(uid);
+        d.memberships.entry(uid).or_default().insert(gid);
+        Ok(())
+    }
+
+    fn leave_group(&self, gid: i64, uid: i64) -> Result<(), StoreError> {
+        let mut d = lock(&self.dir);
+        let (_, members) = d.groups.get_mut(&gid).ok_or(StoreError::NoSuchGroup(gid))?;
+        members.remove(&uid);
+        if let Some(m) = d.memberships.get_mut(&uid) {
+            m.remove(&gid);
+        }
+        Ok(())
+    }
+
+    fn group_exists(&self, gid: i64) -> Result<bool, StoreError> {
+        Ok(lock(&self.dir).groups.contains_key(&gid))
+    }
+
+    fn is_member(&self, gid: i64, uid: i64) -> Result<bool, StoreError> {
+        Ok(lock(&self.dir).groups.get(&gid).is_some_and(|(_, m)| m.contains(&uid)))
+    }
+
+    fn user_groups(&self, uid: i64) -> Result<Vec<Group>, StoreError> {
+        let d = lock(&self.dir);
+        Ok(d.memberships
+            .get(&uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|gid| d.groups.get(gid).map(|(g, _)| g.clone()))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(s: &'static str) -> Bytes {
+        Bytes::from_static(s.as_bytes())
+    }
+
+    #[test]
+    fn sequences_start_at_one_and_read_in_order() {
+        let s = MemoryStore::new(100);
+        let log = LogKey::Inbox(7);
+        assert_eq!(s.last_seq(log).unwrap(), 0);
+        s.append(log, 1, f("a")).unwrap();
+        s.append(log, 2, f("b")).unwrap();
+        assert_eq!(s.last_seq(log).unwrap(), 2);
+        let r = s.read(log, 0, 10).unwrap();
+        assert_eq!(r, vec![Stored { seq: 1, frame: f("a") }, Stored { seq: 2, frame: f("b") }]);
+        assert_eq!(s.read(log, 1, 10).unwrap()[0].seq, 2);
+    }
+
+    #[test]
+    fn a_gap_or_reuse_is_refused() {
+        let s = MemoryStore::new(100);
+        let log = LogKey::Group(1);
+        s.append(log, 1, f("a")).unwrap();
+        assert!(s.append(log, 3, f("c")).is_err());
+        assert!(s.append(log, 1, f("a")).is_err());
+    }
+
+    #[test]
+    fn retention_drops_the_oldest_and_keeps_numbering() {
+        let s = MemoryStore::new(2);
+        let log = LogKey::Inbox(1);
+        for (i, p) in ["a", "b", "c"].into_iter().enumerate() {
+            s.append(log, i as u64 + 1, f(p)).unwrap();
+        }
+        assert_eq!(s.last_seq(log).unwrap(), 3);
+        let r = s.read(log, 0, 10).unwrap();
+        assert_eq!(r.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    #[test]
+    fn groups_track_members_both_ways() {
+        let s = MemoryStore::default();
+        let g = s.create_group(5, "room").unwrap();
+        assert!(s.is_member(g.id, 5).unwrap());
+        s.join_group(g.id, 6).unwrap();
+        assert_eq!(s.user_groups(6).unwrap(), vec![g.clone()]);
+        s.leave_group(g.id, 6).unwrap();
+        assert!(!s.is_member(g.id, 6).unwrap());
+        assert!(s.user_groups(6).unwrap().is_empty());
+        assert!(matches!(s.join_group(99, 1), Err(StoreError::NoSuchGroup(99))));
+    }
+}
