@@ -1,1 +1,80 @@
-fn main() {}
+//! The `imedge` binary: `imedge serve` runs a node, `imedge token` mints a token.
+
+use std::io::Write as _;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use imedge::config::{Config, ServeArgs, StoreSpec};
+use imedge::server::{self, Limits};
+use imedge::store::{memory::MemoryStore, Store};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// imedge: an instant-messaging edge daemon.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node.
+    Serve(ServeArgs),
+    /// Print a token for a user, signed with the node's secret.
+    Token {
+        /// The user id.
+        #[arg(long)]
+        uid: i64,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 86_400)]
+        ttl: u64,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Serve(args) => serve(&args),
+        Command::Token { uid, ttl, serve } => {
+            let cfg = Config::load(&serve)?;
+            let secret = cfg.resolve_secret()?;
+            let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+            println!("{}", imedge::auth::mint(&secret, uid, now + ttl));
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let cfg = Config::load(args)?;
+    let store_spec = cfg.store_spec()?;
+    if args.check_config {
+        println!("config ok");
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cfg.log).context("bad log filter")?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let secret = cfg.resolve_secret()?;
+    let store: Arc<dyn Store> = match store_spec {
+        StoreSpec::Memory => Arc::new(MemoryStore::default()),
+        other => {
+            anyhow::bail!("store {other:?} is not available in this build yet; use --store memory")
+        }
+    };
+    let limits = Limits::from(&cfg);
+    server::run(cfg.listen, cfg.threads(), limits, secret, store, |addr| {
+        // Scripts and tests read the bound address (port 0 resolves here).
+        println!("imedge listening on {addr}");
+        let _ = std::io::stdout().flush();
+    })
+}

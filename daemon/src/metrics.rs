@@ -11,19 +11,37 @@ pub const CMDS: [u16; 4] = [0, 10, 11, 30];
 /// cmd 21 error codes counted in `imedge_errors_total`.
 pub const ERROR_CODES: [u16; 6] = [400, 403, 404, 413, 429, 503];
 /// Close codes counted in `imedge_closes_total` (anything else is `other`).
-pub const CLOSE_CODES: [u16; 11] = [1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011, 1012, 1013];
-/// Handshake rejection reasons counted in `imedge_handshake_rejections_total`.
-pub const REJECTIONS: [&str; 10] = [
-    "bad_request",
-    "bad_upgrade",
-    "bad_version",
+pub const CLOSE_CODES: [u16; 11] = [
+    1000, 1001, 1002, 1003, 1006, 1007, 1008, 1009, 1011, 1012, 1013,
+];
+/// Handshake and request-head rejection reasons counted in
+/// `imedge_handshake_rejections_total` (the labels of `http::Rejection` and
+/// `http::HeadError`, plus the server's own).
+pub const REJECTIONS: [&str; 24] = [
+    "bad_method",
+    "bad_http_version",
+    "no_upgrade",
+    "no_connection_upgrade",
+    "bad_key",
+    "bad_ws_version",
     "bad_id",
+    "no_token",
     "bad_token",
     "bad_origin",
     "draining",
     "full",
-    "too_large",
+    "store",
     "timeout",
+    "head_too_large",
+    "too_many_headers",
+    "malformed_head",
+    "http_version",
+    "missing_host",
+    "duplicate_header",
+    "invalid_header",
+    "bad_content_length",
+    "transfer_encoding",
+    "body_too_large",
 ];
 
 fn index<T: PartialEq>(set: &[T], v: &T) -> usize {
@@ -90,7 +108,10 @@ pub struct Metrics {
 impl Metrics {
     /// Counters for `cores` cores, all zero.
     pub fn new(cores: usize) -> Self {
-        Self { cores: (0..cores).map(|_| CoreCounters::default()).collect(), draining: AtomicBool::new(false) }
+        Self {
+            cores: (0..cores).map(|_| CoreCounters::default()).collect(),
+            draining: AtomicBool::new(false),
+        }
     }
 
     /// Total open WebSocket connections over all cores.
@@ -101,31 +122,119 @@ impl Metrics {
     /// The Prometheus text exposition of every counter.
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        let per_core = |out: &mut String, name: &str, help: &str, kind: &str, get: &dyn Fn(&CoreCounters) -> i64| {
+        let per_core = |out: &mut String,
+                        name: &str,
+                        help: &str,
+                        kind: &str,
+                        get: &dyn Fn(&CoreCounters) -> i64| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
             for (i, c) in self.cores.iter().enumerate() {
                 let _ = writeln!(out, "{name}{{core=\"{i}\"}} {}", get(c));
             }
         };
         let load = |a: &AtomicU64| a.load(Relaxed) as i64;
-        per_core(&mut out, "imedge_connections", "Open WebSocket connections.", "gauge", &|c| c.connections.load(Relaxed));
-        per_core(&mut out, "imedge_frames_in_total", "WebSocket frames received.", "counter", &|c| load(&c.frames_in));
-        per_core(&mut out, "imedge_frames_out_total", "WebSocket frames sent.", "counter", &|c| load(&c.frames_out));
-        per_core(&mut out, "imedge_bytes_in_total", "WebSocket bytes received.", "counter", &|c| load(&c.bytes_in));
-        per_core(&mut out, "imedge_bytes_out_total", "WebSocket bytes sent.", "counter", &|c| load(&c.bytes_out));
-        per_core(&mut out, "imedge_slow_consumer_closes_total", "Connections closed (1008) for an overflowing outbound queue.", "counter", &|c| load(&c.slow_consumer_closes));
+        per_core(
+            &mut out,
+            "imedge_connections",
+            "Open WebSocket connections.",
+            "gauge",
+            &|c| c.connections.load(Relaxed),
+        );
+        per_core(
+            &mut out,
+            "imedge_frames_in_total",
+            "WebSocket frames received.",
+            "counter",
+            &|c| load(&c.frames_in),
+        );
+        per_core(
+            &mut out,
+            "imedge_frames_out_total",
+            "WebSocket frames sent.",
+            "counter",
+            &|c| load(&c.frames_out),
+        );
+        per_core(
+            &mut out,
+            "imedge_bytes_in_total",
+            "WebSocket bytes received.",
+            "counter",
+            &|c| load(&c.bytes_in),
+        );
+        per_core(
+            &mut out,
+            "imedge_bytes_out_total",
+            "WebSocket bytes sent.",
+            "counter",
+            &|c| load(&c.bytes_out),
+        );
+        per_core(
+            &mut out,
+            "imedge_slow_consumer_closes_total",
+            "Connections closed (1008) for an overflowing outbound queue.",
+            "counter",
+            &|c| load(&c.slow_consumer_closes),
+        );
         per_core(&mut out, "imedge_accept_fd_exhausted_total", "accept() failures for lack of descriptors (EMFILE/ENFILE), each followed by a back-off.", "counter", &|c| load(&c.accept_fd_exhausted));
-        per_core(&mut out, "imedge_accept_errors_total", "Other accept() failures.", "counter", &|c| load(&c.accept_errors));
-        per_core(&mut out, "imedge_http_requests_total", "Plain HTTP requests answered.", "counter", &|c| load(&c.http_requests));
-        self.labelled(&mut out, "imedge_messages_routed_total", "Client messages routed, by cmd.", "cmd", &CMDS.map(|c| c.to_string()), |c| &c.routed);
-        self.labelled(&mut out, "imedge_errors_total", "cmd 21 errors sent, by code.", "code", &ERROR_CODES.map(|c| c.to_string()), |c| &c.errors);
-        self.labelled(&mut out, "imedge_closes_total", "WebSocket connections closed, by close code.", "code", &CLOSE_CODES.map(|c| c.to_string()), |c| &c.closes);
-        self.labelled(&mut out, "imedge_handshake_rejections_total", "Upgrades refused, by reason.", "reason", &REJECTIONS.map(str::to_owned), |c| &c.rejections);
+        per_core(
+            &mut out,
+            "imedge_accept_errors_total",
+            "Other accept() failures.",
+            "counter",
+            &|c| load(&c.accept_errors),
+        );
+        per_core(
+            &mut out,
+            "imedge_http_requests_total",
+            "Plain HTTP requests answered.",
+            "counter",
+            &|c| load(&c.http_requests),
+        );
+        self.labelled(
+            &mut out,
+            "imedge_messages_routed_total",
+            "Client messages routed, by cmd.",
+            "cmd",
+            &CMDS.map(|c| c.to_string()),
+            |c| &c.routed,
+        );
+        self.labelled(
+            &mut out,
+            "imedge_errors_total",
+            "cmd 21 errors sent, by code.",
+            "code",
+            &ERROR_CODES.map(|c| c.to_string()),
+            |c| &c.errors,
+        );
+        self.labelled(
+            &mut out,
+            "imedge_closes_total",
+            "WebSocket connections closed, by close code.",
+            "code",
+            &CLOSE_CODES.map(|c| c.to_string()),
+            |c| &c.closes,
+        );
+        self.labelled(
+            &mut out,
+            "imedge_handshake_rejections_total",
+            "Upgrades refused, by reason.",
+            "reason",
+            &REJECTIONS.map(str::to_owned),
+            |c| &c.rejections,
+        );
         let _ = writeln!(out, "# HELP imedge_driver Which I/O driver each core runs (1 = in use).\n# TYPE imedge_driver gauge");
         for (i, c) in self.cores.iter().enumerate() {
             let uring = c.io_uring.load(Relaxed);
-            let _ = writeln!(out, "imedge_driver{{core=\"{i}\",driver=\"io_uring\"}} {}", u8::from(uring));
-            let _ = writeln!(out, "imedge_driver{{core=\"{i}\",driver=\"epoll\"}} {}", u8::from(!uring));
+            let _ = writeln!(
+                out,
+                "imedge_driver{{core=\"{i}\",driver=\"io_uring\"}} {}",
+                u8::from(uring)
+            );
+            let _ = writeln!(
+                out,
+                "imedge_driver{{core=\"{i}\",driver=\"epoll\"}} {}",
+                u8::from(!uring)
+            );
         }
         let _ = writeln!(out, "# HELP imedge_draining 1 while the node drains.\n# TYPE imedge_draining gauge\nimedge_draining {}", u8::from(self.draining.load(Relaxed)));
         out
@@ -163,7 +272,10 @@ mod tests {
         m.cores[0].close(4242);
         m.cores[1].connections.fetch_add(3, Relaxed);
         let t = m.render();
-        assert!(t.contains("imedge_messages_routed_total{cmd=\"10\"} 2"), "{t}");
+        assert!(
+            t.contains("imedge_messages_routed_total{cmd=\"10\"} 2"),
+            "{t}"
+        );
         assert!(t.contains("imedge_errors_total{code=\"429\"} 1"));
         assert!(t.contains("imedge_handshake_rejections_total{reason=\"bad_token\"} 1"));
         assert!(t.contains("imedge_closes_total{code=\"other\"} 1"));

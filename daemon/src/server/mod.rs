@@ -1,1 +1,150 @@
-//! placeholder
+//! The I/O side: one pinned thread and monoio runtime per core, each with
+//! its own SO_REUSEPORT listener, accept loop, inbox, flusher and sweeper.
+
+mod accept;
+mod api;
+mod conn;
+pub mod core;
+mod dispatch;
+mod handshake;
+pub mod inbox;
+mod routes;
+pub mod shared;
+mod sweeper;
+mod sync;
+pub mod sys;
+mod write;
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use monoio::{FusionDriver, FusionRuntime, LegacyDriver, RuntimeBuilder};
+
+use self::core::Core;
+use self::inbox::CoreMsg;
+pub use self::shared::{Limits, Shared};
+use crate::store::Store;
+
+/// io_uring submission queue entries per core.
+const RING_ENTRIES: u32 = 1024;
+
+/// Runs the node until a drain (SIGTERM or SIGINT) completes. `on_listen`
+/// is called with the bound address once every core listens.
+pub fn run(
+    listen: SocketAddr,
+    threads: usize,
+    limits: Limits,
+    secret: Vec<u8>,
+    store: Arc<dyn Store>,
+    on_listen: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    match sys::raise_nofile_limit() {
+        Ok(n) => tracing::info!(limit = n, "open-files limit"),
+        Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
+    }
+    let addr = accept::probe(listen).with_context(|| format!("cannot listen on {listen}"))?;
+    let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| flume::unbounded::<CoreMsg>()).unzip();
+    let shared = Arc::new(Shared::new(limits, secret, store, txs));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (id, rx) in rxs.into_iter().enumerate() {
+        let listener = accept::listener(addr)
+            .with_context(|| format!("core {id}: cannot listen on {addr}"))?;
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name(format!("imedge-core-{id}"))
+            .spawn(move || core_thread(id, id % cpus, shared, listener, rx))
+            .context("cannot start a core thread")?;
+    }
+    on_listen(addr);
+    tracing::info!(%addr, threads, "imedge listening");
+
+    let (drain_tx, drain_rx) = std::sync::mpsc::channel();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("imedge-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let _ = drain_tx.send(sig);
+            }
+        })
+        .context("cannot start the signal thread")?;
+    let sig = drain_rx.recv().context("signal thread ended")?;
+    tracing::info!(signal = sig, "draining");
+    shared.metrics.draining.store(true, Relaxed);
+    for core in 0..shared.cores() {
+        shared.send(core, CoreMsg::Drain);
+    }
+    let deadline = Instant::now() + Duration::from_millis(shared.limits.drain_timeout_ms);
+    while shared.ws_conns.load(Relaxed) > 0 && Instant::now() < deadline {
+        if drain_rx.try_recv().is_ok() {
+            tracing::warn!("second signal: exiting without waiting for the drain");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let left = shared.ws_conns.load(Relaxed);
+    tracing::info!(left, "drain finished");
+    Ok(())
+}
+
+fn core_thread(
+    id: usize,
+    cpu: usize,
+    shared: Arc<Shared>,
+    listener: std::net::TcpListener,
+    rx: flume::Receiver<CoreMsg>,
+) {
+    if let Err(e) = monoio::utils::bind_to_cpu_set(Some(cpu)) {
+        tracing::warn!(core = id, cpu, error = %e, "could not pin the core thread");
+    }
+    let core = Rc::new(Core::new(id, shared));
+    let main = core_main(core.clone(), listener, rx);
+    let built = RuntimeBuilder::<FusionDriver>::new()
+        .with_entries(RING_ENTRIES)
+        .enable_timer()
+        .build();
+    match built {
+        Ok(FusionRuntime::Uring(mut rt)) => {
+            core.counters().io_uring.store(true, Relaxed);
+            tracing::info!(core = id, driver = "io_uring", "core started");
+            rt.block_on(main)
+        }
+        Ok(FusionRuntime::Legacy(mut rt)) => {
+            tracing::info!(core = id, driver = "epoll", "core started");
+            rt.block_on(main)
+        }
+        Err(e) => {
+            // io_uring was detected but this thread's ring could not be made (memlock, memcg).
+            tracing::warn!(core = id, error = %e, "io_uring runtime failed; falling back to epoll");
+            let mut rt = RuntimeBuilder::<LegacyDriver>::new()
+                .enable_timer()
+                .build()
+                .expect("epoll runtime");
+            rt.block_on(main)
+        }
+    }
+}
+
+async fn core_main(core: Rc<Core>, listener: std::net::TcpListener, rx: flume::Receiver<CoreMsg>) {
+    let listener = match monoio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(core = core.id, error = %e, "listener adoption failed");
+            return;
+        }
+    };
+    monoio::spawn(write::flusher(core.clone()));
+    monoio::spawn(sweeper::run(core.clone()));
+    monoio::spawn(inbox::run(core.clone(), rx));
+    accept::run(core, listener).await;
+    // The listener is closed; connections drain while the process waits.
+    std::future::pending::<()>().await
+}

@@ -10,7 +10,10 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket at time `now_ms`.
     pub fn new(burst: u32, now_ms: u64) -> Self {
-        Self { tokens: burst as f32, last_ms: now_ms }
+        Self {
+            tokens: burst as f32,
+            last_ms: now_ms,
+        }
     }
 
     /// Takes one token if there is one.

@@ -13,6 +13,8 @@ pub struct Overflow;
 pub struct OutQueue {
     frames: VecDeque<Bytes>,
     bytes: usize,
+    /// The front frame is partly written: it must finish before anything else goes.
+    front_started: bool,
 }
 
 impl OutQueue {
@@ -45,21 +47,32 @@ impl OutQueue {
     pub fn consume(&mut self, mut n: usize) {
         self.bytes -= n.min(self.bytes);
         while n > 0 {
-            let Some(front) = self.frames.front_mut() else { return };
+            let Some(front) = self.frames.front_mut() else {
+                return;
+            };
             if front.len() <= n {
                 n -= front.len();
                 self.frames.pop_front();
+                self.front_started = false;
             } else {
                 front.advance(n);
+                self.front_started = true;
                 return;
             }
         }
     }
 
-    /// Drops everything queued (the connection is going away), freeing memory at once.
-    pub fn clear(&mut self) {
+    /// Drops every frame not yet started, keeping a partly written one so the
+    /// stream stays well-framed for a closing frame queued after it.
+    pub fn clear_unsent(&mut self) {
+        let keep = if self.front_started {
+            self.frames.pop_front()
+        } else {
+            None
+        };
         self.frames = VecDeque::new();
-        self.bytes = 0;
+        self.bytes = keep.as_ref().map_or(0, Bytes::len);
+        self.frames.extend(keep);
     }
 }
 
@@ -86,5 +99,20 @@ mod tests {
         assert_eq!(q.push(Bytes::from_static(b"x"), 4), Err(Overflow));
         q.consume(10);
         q.push(Bytes::from_static(b"x"), 4).unwrap();
+    }
+
+    #[test]
+    fn clearing_keeps_only_a_partly_written_frame() {
+        let mut q = OutQueue::default();
+        q.push(Bytes::from_static(b"abc"), 100).unwrap();
+        q.push(Bytes::from_static(b"def"), 100).unwrap();
+        q.clear_unsent();
+        assert!(q.is_empty());
+        q.push(Bytes::from_static(b"abc"), 100).unwrap();
+        q.push(Bytes::from_static(b"def"), 100).unwrap();
+        q.consume(1);
+        q.clear_unsent();
+        assert_eq!(q.slices(8).collect::<Vec<_>>(), vec![&b"bc"[..]]);
+        assert_eq!(q.bytes(), 2);
     }
 }

@@ -33,18 +33,28 @@ pub const CLOSE_GRACE_MS: u64 = 2_000;
 impl Liveness {
     /// Fresh state for a connection opened at `now_ms`.
     pub fn new(now_ms: u64) -> Self {
-        Self { last_activity_ms: now_ms, last_ping_ms: now_ms, closing_since_ms: None }
+        Self {
+            last_activity_ms: now_ms,
+            last_ping_ms: now_ms,
+            closing_since_ms: None,
+        }
     }
 
     /// Decides what a tick at `now_ms` does to this connection.
     pub fn judge(&self, now_ms: u64, ping_interval_ms: u64, idle_timeout_ms: u64) -> Verdict {
         if let Some(since) = self.closing_since_ms {
-            return if now_ms.saturating_sub(since) >= CLOSE_GRACE_MS { Verdict::CloseTimeout } else { Verdict::Keep };
+            return if now_ms.saturating_sub(since) >= CLOSE_GRACE_MS {
+                Verdict::CloseTimeout
+            } else {
+                Verdict::Keep
+            };
         }
         let quiet = now_ms.saturating_sub(self.last_activity_ms);
         if quiet >= idle_timeout_ms {
             Verdict::IdleTimeout
-        } else if quiet >= ping_interval_ms && now_ms.saturating_sub(self.last_ping_ms) >= ping_interval_ms {
+        } else if quiet >= ping_interval_ms
+            && now_ms.saturating_sub(self.last_ping_ms) >= ping_interval_ms
+        {
             Verdict::Ping
         } else {
             Verdict::Keep
@@ -76,8 +86,17 @@ mod tests {
 
     #[test]
     fn an_unanswered_close_is_dropped_after_the_grace() {
-        let l = Liveness { closing_since_ms: Some(1_000), ..Liveness::new(0) };
-        assert_eq!(l.judge(1_000 + CLOSE_GRACE_MS - 1, 30_000, 75_000), Verdict::Keep);
-        assert_eq!(l.judge(1_000 + CLOSE_GRACE_MS, 30_000, 75_000), Verdict::CloseTimeout);
+        let l = Liveness {
+            closing_since_ms: Some(1_000),
+            ..Liveness::new(0)
+        };
+        assert_eq!(
+            l.judge(1_000 + CLOSE_GRACE_MS - 1, 30_000, 75_000),
+            Verdict::Keep
+        );
+        assert_eq!(
+            l.judge(1_000 + CLOSE_GRACE_MS, 30_000, 75_000),
+            Verdict::CloseTimeout
+        );
     }
 }

@@ -62,11 +62,24 @@ fn remove_key(map: &mut HashMap<i64, Vec<u32>>, k: i64, key: u32) {
 impl<H> Shard<H> {
     /// An empty table for core `core`.
     pub fn new(core: u16) -> Self {
-        Self { core, conns: Slab::new(), by_uid: HashMap::new(), by_gid: HashMap::new(), next_id: 0 }
+        Self {
+            core,
+            conns: Slab::new(),
+            by_uid: HashMap::new(),
+            by_gid: HashMap::new(),
+            next_id: 0,
+        }
     }
 
     /// Adds a connection of `uid`, indexed under `groups`.
-    pub fn insert(&mut self, uid: i64, io: H, groups: Vec<i64>, bucket: TokenBucket, now_ms: u64) -> ConnRef {
+    pub fn insert(
+        &mut self,
+        uid: i64,
+        io: H,
+        groups: Vec<i64>,
+        bucket: TokenBucket,
+        now_ms: u64,
+    ) -> ConnRef {
         self.next_id = self.next_id.wrapping_add(1);
         let id = self.next_id;
         let key = self.conns.insert(Conn {
@@ -84,7 +97,11 @@ impl<H> Shard<H> {
         for g in groups {
             self.index_group(key, g);
         }
-        ConnRef { core: self.core, key, id }
+        ConnRef {
+            core: self.core,
+            key,
+            id,
+        }
     }
 
     fn index_group(&mut self, key: u32, gid: i64) {
@@ -123,7 +140,11 @@ impl<H> Shard<H> {
 
     /// The [`ConnRef`] of slab key `key`.
     pub fn conn_ref(&self, key: u32) -> Option<ConnRef> {
-        self.conns.get(key as usize).map(|c| ConnRef { core: self.core, key, id: c.id })
+        self.conns.get(key as usize).map(|c| ConnRef {
+            core: self.core,
+            key,
+            id: c.id,
+        })
     }
 
     /// Whether `uid` has any connection here.

@@ -19,6 +19,7 @@ struct Log {
     /// Seq of the newest message ever appended (kept when retention empties the log).
     last: u64,
     entries: VecDeque<Bytes>,
+    bytes: usize,
 }
 
 #[derive(Default)]
@@ -35,21 +36,28 @@ pub struct MemoryStore {
     dir: Mutex<Directory>,
     /// Messages kept per log; older ones are dropped first.
     retain: usize,
+    /// Bytes kept per log (the newest message is always kept).
+    retain_bytes: usize,
 }
 
 impl Default for MemoryStore {
+    /// 1,000 messages and 4 MiB per log: a bound on what one busy inbox can pin.
     fn default() -> Self {
-        Self::new(10_000)
+        Self::new(1_000, 4 << 20)
     }
 }
 
 impl MemoryStore {
-    /// A store keeping at most `retain` messages per inbox or group log.
-    pub fn new(retain: usize) -> Self {
+    /// A store keeping at most `retain` messages and `retain_bytes` bytes per inbox or group log.
+    pub fn new(retain: usize, retain_bytes: usize) -> Self {
         Self {
             logs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            dir: Mutex::new(Directory { next_gid: 1, ..Default::default() }),
+            dir: Mutex::new(Directory {
+                next_gid: 1,
+                ..Default::default()
+            }),
             retain: retain.max(1),
+            retain_bytes,
         }
     }
 
@@ -94,9 +102,12 @@ impl Store for MemoryStore {
             l.first = seq;
         }
         l.last = seq;
+        l.bytes += frame.len();
         l.entries.push_back(frame);
-        if l.entries.len() > self.retain {
-            l.entries.pop_front();
+        while l.entries.len() > self.retain || (l.bytes > self.retain_bytes && l.entries.len() > 1)
+        {
+            let old = l.entries.pop_front().expect("not empty");
+            l.bytes -= old.len();
             l.first += 1;
         }
         Ok(())
@@ -104,7 +115,9 @@ impl Store for MemoryStore {
 
     fn read(&self, log: LogKey, after: u64, limit: usize) -> Result<Vec<Stored>, StoreError> {
         let logs = lock(self.shard(log));
-        let Some(l) = logs.get(&log) else { return Ok(Vec::new()) };
+        let Some(l) = logs.get(&log) else {
+            return Ok(Vec::new());
+        };
         let start = after.saturating_add(1).max(l.first);
         let skip = (start - l.first) as usize;
         Ok(l.entries
@@ -112,7 +125,10 @@ impl Store for MemoryStore {
             .skip(skip)
             .take(limit)
             .enumerate()
-            .map(|(i, f)| Stored { seq: start + i as u64, frame: f.clone() })
+            .map(|(i, f)| Stored {
+                seq: start + i as u64,
+                frame: f.clone(),
+            })
             .collect())
     }
 
@@ -120,7 +136,11 @@ impl Store for MemoryStore {
         let mut d = lock(&self.dir);
         let id = d.next_gid;
         d.next_gid += 1;
-        let g = Group { id, name: name.to_owned(), owner };
+        let g = Group {
+            id,
+            name: name.to_owned(),
+            owner,
+        };
         d.groups.insert(id, (g.clone(), BTreeSet::from([owner])));
         d.memberships.entry(owner).or_default().insert(id);
         Ok(g)
@@ -149,7 +169,10 @@ impl Store for MemoryStore {
     }
 
     fn is_member(&self, gid: i64, uid: i64) -> Result<bool, StoreError> {
-        Ok(lock(&self.dir).groups.get(&gid).is_some_and(|(_, m)| m.contains(&uid)))
+        Ok(lock(&self.dir)
+            .groups
+            .get(&gid)
+            .is_some_and(|(_, m)| m.contains(&uid)))
     }
 
     fn user_groups(&self, uid: i64) -> Result<Vec<Group>, StoreError> {
@@ -173,20 +196,32 @@ mod tests {
 
     #[test]
     fn sequences_start_at_one_and_read_in_order() {
-        let s = MemoryStore::new(100);
+        let s = MemoryStore::new(100, 1 << 20);
         let log = LogKey::Inbox(7);
         assert_eq!(s.last_seq(log).unwrap(), 0);
         s.append(log, 1, f("a")).unwrap();
         s.append(log, 2, f("b")).unwrap();
         assert_eq!(s.last_seq(log).unwrap(), 2);
         let r = s.read(log, 0, 10).unwrap();
-        assert_eq!(r, vec![Stored { seq: 1, frame: f("a") }, Stored { seq: 2, frame: f("b") }]);
+        assert_eq!(
+            r,
+            vec![
+                Stored {
+                    seq: 1,
+                    frame: f("a")
+                },
+                Stored {
+                    seq: 2,
+                    frame: f("b")
+                }
+            ]
+        );
         assert_eq!(s.read(log, 1, 10).unwrap()[0].seq, 2);
     }
 
     #[test]
     fn a_gap_or_reuse_is_refused() {
-        let s = MemoryStore::new(100);
+        let s = MemoryStore::new(100, 1 << 20);
         let log = LogKey::Group(1);
         s.append(log, 1, f("a")).unwrap();
         assert!(s.append(log, 3, f("c")).is_err());
@@ -195,7 +230,7 @@ mod tests {
 
     #[test]
     fn retention_drops_the_oldest_and_keeps_numbering() {
-        let s = MemoryStore::new(2);
+        let s = MemoryStore::new(2, 1 << 20);
         let log = LogKey::Inbox(1);
         for (i, p) in ["a", "b", "c"].into_iter().enumerate() {
             s.append(log, i as u64 + 1, f(p)).unwrap();
@@ -203,6 +238,23 @@ mod tests {
         assert_eq!(s.last_seq(log).unwrap(), 3);
         let r = s.read(log, 0, 10).unwrap();
         assert_eq!(r.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3]);
+    }
+
+    #[test]
+    fn retention_by_bytes_keeps_the_newest() {
+        let s = MemoryStore::new(100, 5);
+        let log = LogKey::Inbox(1);
+        s.append(log, 1, f("abc")).unwrap();
+        s.append(log, 2, f("def")).unwrap();
+        assert_eq!(
+            s.read(log, 0, 10).unwrap(),
+            vec![Stored {
+                seq: 2,
+                frame: f("def")
+            }]
+        );
+        s.append(log, 3, f("too long for the cap")).unwrap();
+        assert_eq!(s.read(log, 0, 10).unwrap()[0].seq, 3);
     }
 
     #[test]
@@ -215,6 +267,9 @@ mod tests {
         s.leave_group(g.id, 6).unwrap();
         assert!(!s.is_member(g.id, 6).unwrap());
         assert!(s.user_groups(6).unwrap().is_empty());
-        assert!(matches!(s.join_group(99, 1), Err(StoreError::NoSuchGroup(99))));
+        assert!(matches!(
+            s.join_group(99, 1),
+            Err(StoreError::NoSuchGroup(99))
+        ));
     }
 }

@@ -1,0 +1,107 @@
+//! `imedge serve` flags: one per [`Config`] field, each overriding the file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::{Config, Secret};
+
+/// Flags of `imedge serve`. Each field is documented once, on [`Config`].
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML config file; flags override its fields
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Validate the configuration and exit
+    #[arg(long)]
+    pub check_config: bool,
+    /// Address of the WebSocket and HTTP port [default: 0.0.0.0:8080]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Worker threads, 0 = one per core [default: 0]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Cluster secret; see [`Config::secret`].
+    #[arg(
+        long,
+        env = "IMEDGE_SECRET",
+        hide_env_values = true,
+        value_name = "TEXT",
+        help = "Cluster secret, at least 16 bytes [default: <data-dir>/secret, generated]"
+    )]
+    pub secret: Option<Secret>,
+    /// Directory for the generated secret [default: imedge-data]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Storage backend; see [`Config::store`].
+    #[arg(
+        long,
+        value_name = "SPEC",
+        help = "memory | sqlite:<path> | redis://host[:port][/db] [default: memory]"
+    )]
+    pub store: Option<String>,
+    /// Largest client message; larger closes with 1009 [default: 65536]
+    #[arg(long, value_name = "BYTES")]
+    pub max_message_bytes: Option<usize>,
+    /// Time allowed for the upgrade request [default: 10000]
+    #[arg(long, value_name = "MS")]
+    pub handshake_timeout_ms: Option<u64>,
+    /// Quiet time before the server pings [default: 30000]
+    #[arg(long, value_name = "MS")]
+    pub ping_interval_ms: Option<u64>,
+    /// Silence after which a connection is closed [default: 75000]
+    #[arg(long, value_name = "MS")]
+    pub idle_timeout_ms: Option<u64>,
+    /// Connections on this node before upgrades get 503 [default: 19000]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Comma-separated allowed origins; empty = any [default: empty]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub allowed_origins: Option<Vec<String>>,
+    /// Messages per second per connection [default: 200]
+    #[arg(long, value_name = "N")]
+    pub rate_limit: Option<u32>,
+    /// Messages a quiet connection may send at once [default: 400]
+    #[arg(long, value_name = "N")]
+    pub rate_burst: Option<u32>,
+    /// Unsent bytes per connection before it is closed with 1008 [default: 4194304]
+    #[arg(long, value_name = "BYTES")]
+    pub outbound_queue_bytes: Option<usize>,
+    /// Time draining connections get on shutdown [default: 10000]
+    #[arg(long, value_name = "MS")]
+    pub drain_timeout_ms: Option<u64>,
+    /// Log filter, tracing EnvFilter syntax [default: info]
+    #[arg(long, value_name = "FILTER")]
+    pub log: Option<String>,
+}
+
+impl ServeArgs {
+    /// Writes every flag that was given over `config`.
+    pub(super) fn apply(&self, config: &mut Config) {
+        fn set<T: Clone>(field: &mut T, flag: &Option<T>) {
+            if let Some(v) = flag {
+                *field = v.clone();
+            }
+        }
+        set(&mut config.listen, &self.listen);
+        set(&mut config.threads, &self.threads);
+        if let Some(secret) = &self.secret {
+            config.secret = Some(secret.clone());
+        }
+        set(&mut config.data_dir, &self.data_dir);
+        set(&mut config.store, &self.store);
+        set(&mut config.max_message_bytes, &self.max_message_bytes);
+        set(&mut config.handshake_timeout_ms, &self.handshake_timeout_ms);
+        set(&mut config.ping_interval_ms, &self.ping_interval_ms);
+        set(&mut config.idle_timeout_ms, &self.idle_timeout_ms);
+        set(&mut config.max_connections, &self.max_connections);
+        if let Some(list) = &self.allowed_origins {
+            // `--allowed-origins ''` clears a list set in the file.
+            config.allowed_origins = list.iter().filter(|o| !o.is_empty()).cloned().collect();
+        }
+        set(&mut config.rate_limit, &self.rate_limit);
+        set(&mut config.rate_burst, &self.rate_burst);
+        set(&mut config.outbound_queue_bytes, &self.outbound_queue_bytes);
+        set(&mut config.drain_timeout_ms, &self.drain_timeout_ms);
+        set(&mut config.log, &self.log);
+    }
+}

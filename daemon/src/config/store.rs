@@ -1,0 +1,138 @@
+//! The `store` field: which backend holds users, groups and messages.
+
+use std::path::PathBuf;
+
+/// A parsed `store` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// `memory`: everything in this process, lost on restart.
+    Memory,
+    /// `sqlite:<path>`: one database file; a relative path is from the
+    /// working directory.
+    Sqlite(PathBuf),
+    /// `redis://[user:pass@]host[:port][/db]` (or `rediss://` for TLS), the
+    /// URL as given.
+    Redis(String),
+}
+
+const FORMS: &str = "expected `memory`, `sqlite:<path>` or `redis://[user:pass@]host[:port][/db]`";
+
+impl std::str::FromStr for StoreSpec {
+    /// The broken rule. Redis URLs may hold a password, so they are never
+    /// quoted back.
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<StoreSpec, String> {
+        if s == "memory" {
+            Ok(StoreSpec::Memory)
+        } else if let Some(path) = s.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                Err("`sqlite:` needs a file path, e.g. `sqlite:imedge-data/imedge.db`".to_owned())
+            } else if path.starts_with("//") {
+                // Not a URL: `sqlite://x` would silently mean the file `/x`.
+                Err(format!("write `sqlite:<path>`, not a URL (got `{s}`)"))
+            } else {
+                Ok(StoreSpec::Sqlite(PathBuf::from(path)))
+            }
+        } else if let Some(rest) = s
+            .strip_prefix("redis://")
+            .or_else(|| s.strip_prefix("rediss://"))
+        {
+            check_redis(rest)?;
+            Ok(StoreSpec::Redis(s.to_owned()))
+        } else {
+            let kind = s.split(':').next().unwrap_or_default();
+            Err(format!("{FORMS}, got `{kind}`"))
+        }
+    }
+}
+
+/// Checks `[user:pass@]host[:port][/db]`: a host, a numeric port, a numeric db.
+fn check_redis(rest: &str) -> Result<(), String> {
+    let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let (host, port) = match host_port.strip_prefix('[') {
+        // [IPv6]:port
+        Some(v6) => match v6.split_once(']') {
+            Some((addr, tail)) => (addr, tail.strip_prefix(':')),
+            None => return Err("redis URL: unclosed `[` in the host".to_owned()),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        },
+    };
+    if host.is_empty() {
+        return Err(format!("redis URL needs a host; {FORMS}"));
+    }
+    if port.is_some_and(|p| p.parse::<u16>().map_or(true, |n| n == 0)) {
+        return Err("redis URL: the port must be a number from 1 to 65535".to_owned());
+    }
+    if !db.is_empty() && db.parse::<u32>().is_err() {
+        return Err("redis URL: the database after `/` must be a number".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_forms() {
+        assert_eq!("memory".parse(), Ok(StoreSpec::Memory));
+        assert_eq!(
+            "sqlite:imedge.db".parse(),
+            Ok(StoreSpec::Sqlite("imedge.db".into()))
+        );
+        assert_eq!(
+            "sqlite:/var/lib/imedge/db".parse(),
+            Ok(StoreSpec::Sqlite("/var/lib/imedge/db".into()))
+        );
+        for url in [
+            "redis://localhost",
+            "redis://127.0.0.1:6379",
+            "redis://127.0.0.1:6379/2",
+            "redis://:pw@redis.internal:6380/0",
+            "redis://user:p:w@redis.internal",
+            "rediss://[::1]:6379",
+            "redis://[fe80::1]",
+        ] {
+            assert_eq!(url.parse(), Ok(StoreSpec::Redis(url.to_owned())), "{url}");
+        }
+    }
+
+    #[test]
+    fn refused_forms() {
+        for bad in [
+            "",
+            "Memory",
+            "mem",
+            "sqlite:",
+            "sqlite://imedge.db",
+            "postgres://x",
+            "redis://",
+            "redis://:6379",
+            "redis://host:port",
+            "redis://host:0",
+            "redis://host:70000",
+            "redis://host/db",
+            "redis://[::1",
+            "redis://user:pw@",
+        ] {
+            assert!(bad.parse::<StoreSpec>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn redis_errors_do_not_echo_the_password() {
+        for bad in [
+            "redis://user:hunter22@:0",
+            "redis://user:hunter22@h/x",
+            "redis:user:hunter22@h",
+        ] {
+            let e = bad.parse::<StoreSpec>().unwrap_err();
+            assert!(!e.contains("hunter22"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! One core's state: its shard, the sequence counters it owns, its flush
+//! list and its scratch buffers. Lives on its own thread; shared by `Rc`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, RawFd};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+
+use bytes::Bytes;
+use monoio::net::TcpStream;
+use slab::Slab;
+
+use super::shared::Shared;
+use super::{sys, write};
+use crate::metrics::CoreCounters;
+use crate::shard::{ConnRef, Shard};
+use crate::store::{LogKey, StoreError};
+use crate::ws::{close as code, encode};
+
+/// Size of the per-core read buffer every connection reads into.
+pub const READ_BUF: usize = 64 * 1024;
+
+/// A handshake in progress: its socket and when it must be done.
+pub struct Pending {
+    /// The socket, shut down if the deadline passes.
+    pub fd: RawFd,
+    /// Deadline on the core clock (ms); `u64::MAX` once enforced.
+    pub deadline_ms: u64,
+}
+
+/// One core's state.
+pub struct Core {
+    /// This core's index.
+    pub id: usize,
+    /// Process-wide state.
+    pub shared: Arc<Shared>,
+    /// Connections and indexes.
+    pub shard: RefCell<Shard<Rc<TcpStream>>>,
+    /// Last sequence numbers of the logs this core writes.
+    seqs: RefCell<HashMap<LogKey, u64>>,
+    /// Slab keys with frames to write.
+    dirty: RefCell<Vec<u32>>,
+    flusher: Cell<Option<Waker>>,
+    /// The buffer every connection of this core reads into.
+    pub rbuf: RefCell<Box<[u8]>>,
+    /// simd-json's reusable parse buffer.
+    pub scratch: RefCell<Vec<u8>>,
+    /// Handshakes in progress, for the sweeper's deadline.
+    pub handshakes: RefCell<Slab<Pending>>,
+    /// The listening socket, shut at drain.
+    pub listener_fd: Cell<RawFd>,
+    /// Set once this core has begun draining.
+    pub draining: Cell<bool>,
+}
+
+impl Core {
+    /// A fresh core `id`.
+    pub fn new(id: usize, shared: Arc<Shared>) -> Self {
+        Self {
+            id,
+            shared,
+            shard: RefCell::new(Shard::new(id as u16)),
+            seqs: RefCell::new(HashMap::new()),
+            dirty: RefCell::new(Vec::new()),
+            flusher: Cell::new(None),
+            rbuf: RefCell::new(vec![0; READ_BUF].into_boxed_slice()),
+            scratch: RefCell::new(Vec::new()),
+            handshakes: RefCell::new(Slab::new()),
+            listener_fd: Cell::new(-1),
+            draining: Cell::new(false),
+        }
+    }
+
+    /// This core's counters.
+    pub fn counters(&self) -> &CoreCounters {
+        &self.shared.metrics.cores[self.id]
+    }
+
+    /// The next sequence number of `log` (not yet taken: see [`Core::commit_seq`]).
+    pub fn next_seq(&self, log: LogKey) -> Result<u64, StoreError> {
+        if let Some(s) = self.seqs.borrow().get(&log) {
+            return Ok(s + 1);
+        }
+        let last = self.shared.store.last_seq(log)?;
+        self.seqs.borrow_mut().insert(log, last);
+        Ok(last + 1)
+    }
+
+    /// Records that `seq` was stored in `log`.
+    pub fn commit_seq(&self, log: LogKey, seq: u64) {
+        self.seqs.borrow_mut().insert(log, seq);
+    }
+
+    /// Queues `frame` for a connection anywhere in the process.
+    pub fn deliver(&self, to: ConnRef, frame: Bytes) {
+        if to.core as usize == self.id {
+            self.push(to, frame);
+        } else {
+            self.shared.send(
+                to.core as usize,
+                super::inbox::CoreMsg::Deliver { to, frame },
+            );
+        }
+    }
+
+    /// Queues `frame` for a connection of this core.
+    pub fn push(&self, to: ConnRef, frame: Bytes) {
+        let mut shard = self.shard.borrow_mut();
+        if shard.get(to).is_some() {
+            self.push_key(&mut shard, to.key, frame);
+        }
+    }
+
+    /// Queues `frame` for every connection of `uid` on this core.
+    pub fn push_user(&self, uid: i64, frame: &Bytes) {
+        let mut shard = self.shard.borrow_mut();
+        for i in 0..shard.user_keys(uid).len() {
+            let key = shard.user_keys(uid)[i];
+            self.push_key(&mut shard, key, frame.clone());
+        }
+    }
+
+    /// Queues a room frame for this core's connections of members of `gid`, except the sender's.
+    pub fn fanout(&self, gid: i64, frame: &Bytes, except: ConnRef) {
+        let mut shard = self.shard.borrow_mut();
+        for i in 0..shard.group_keys(gid).len() {
+            let key = shard.group_keys(gid)[i];
+            if except.core as usize == self.id && except.key == key {
+                continue;
+            }
+            self.push_key(&mut shard, key, frame.clone());
+        }
+    }
+
+    fn push_key(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32, frame: Bytes) {
+        let bound = self.shared.limits.outbound_queue_bytes;
+        let Some(c) = shard.by_key_mut(key) else {
+            return;
+        };
+        if c.live.closing_since_ms.is_some() {
+            return;
+        }
+        if c.out.push(frame, bound).is_err() {
+            self.counters()
+                .slow_consumer_closes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::info!(uid = c.uid, queued = c.out.bytes(), "slow consumer closed");
+            c.out.clear_unsent();
+            self.close_key(shard, key, code::POLICY, "slow consumer");
+            return;
+        }
+        self.counters()
+            .frames_out
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.mark_dirty(shard, key);
+    }
+
+    fn mark_dirty(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32) {
+        let Some(c) = shard.by_key_mut(key) else {
+            return;
+        };
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.borrow_mut().push(key);
+            if let Some(w) = self.flusher.take() {
+                w.wake();
+            }
+        }
+    }
+
+    /// Sends a close frame after whatever is queued and starts the close grace period.
+    pub fn close(&self, r: ConnRef, close_code: u16, reason: &str) {
+        let mut shard = self.shard.borrow_mut();
+        if shard.get(r).is_some() {
+            self.close_key(&mut shard, r.key, close_code, reason);
+        }
+    }
+
+    fn close_key(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32, close_code: u16, reason: &str) {
+        let now = self.shared.now_ms();
+        let Some(c) = shard.by_key_mut(key) else {
+            return;
+        };
+        if c.live.closing_since_ms.is_some() {
+            return;
+        }
+        c.live.closing_since_ms = Some(now);
+        let _ = c.out.push(encode::close(close_code, reason), usize::MAX);
+        self.counters().close(close_code);
+        self.mark_dirty(shard, key);
+    }
+
+    /// Takes the flush list, or parks the flusher until there is one.
+    pub fn poll_dirty(
+        &self,
+        cx: &mut std::task::Context<'_>,
+        into: &mut Vec<u32>,
+    ) -> std::task::Poll<()> {
+        let mut dirty = self.dirty.borrow_mut();
+        if dirty.is_empty() {
+            self.flusher.set(Some(cx.waker().clone()));
+            return std::task::Poll::Pending;
+        }
+        std::mem::swap(&mut *dirty, into);
+        std::task::Poll::Ready(())
+    }
+
+    /// Starts the drain: no more accepts, every connection closed with 1001 after its queued frames.
+    pub fn drain(self: &Rc<Self>) {
+        if self.draining.replace(true) {
+            return;
+        }
+        sys::stop_listening(self.listener_fd.get());
+        let keys: Vec<u32> = self.shard.borrow_mut().iter_mut().map(|(k, _)| k).collect();
+        let mut shard = self.shard.borrow_mut();
+        for key in keys {
+            self.close_key(&mut shard, key, code::GOING_AWAY, "server shutting down");
+        }
+    }
+
+    /// Writes what is queued for `key` now (called by the flusher and by write waiters).
+    pub fn flush_key(self: &Rc<Self>, key: u32) {
+        write::flush(self, key);
+    }
+
+    /// The fd of a connection, for raw calls.
+    pub fn fd_of(stream: &TcpStream) -> RawFd {
+        stream.as_raw_fd()
+    }
+}

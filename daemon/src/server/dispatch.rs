@@ -1,0 +1,178 @@
+//! What happens to a client message: parse, rate-limit, then route single
+//! messages to the recipient's core and room messages to the group's core,
+//! where the sequence is taken, the frame built once, stored and delivered.
+
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::core::Core;
+use super::inbox::CoreMsg;
+use super::shared::unix_ms;
+use crate::msg::{self, Cmd, Envelope};
+use crate::route::core_of;
+use crate::shard::ConnRef;
+use crate::store::{LogKey, StoreError};
+
+/// Handles one complete text message from connection `from` of user `uid`.
+pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
+    let parsed = msg::parse(payload, uid, &mut core.scratch.borrow_mut());
+    let env = match parsed {
+        Ok(env) => env,
+        Err(rej) => return error(core, from, rej.id, rej.code, rej.msg),
+    };
+    core.counters().routed(env.cmd as u16);
+    if env.cmd == Cmd::Heartbeat {
+        return;
+    }
+    let allowed = {
+        let limits = &core.shared.limits;
+        let now = core.shared.now_ms();
+        let mut shard = core.shard.borrow_mut();
+        shard
+            .get_mut(from)
+            .is_some_and(|c| c.bucket.take(limits.rate_limit, limits.rate_burst, now))
+    };
+    if !allowed {
+        return error(core, from, env.id, 429, "rate limit exceeded");
+    }
+    match env.cmd {
+        Cmd::Heartbeat => {}
+        Cmd::Single => {
+            let owner = core_of(env.dstid, core.shared.cores());
+            if owner == core.id {
+                deliver_single(core, from, uid, &env, payload);
+            } else {
+                let payload = Bytes::copy_from_slice(payload);
+                core.shared.send(
+                    owner,
+                    CoreMsg::Single {
+                        from,
+                        sender: uid,
+                        env,
+                        payload,
+                    },
+                );
+            }
+        }
+        Cmd::Room => {
+            let owner = core_of(env.dstid, core.shared.cores());
+            if owner == core.id {
+                deliver_room(core, from, uid, &env, payload);
+            } else {
+                let payload = Bytes::copy_from_slice(payload);
+                core.shared.send(
+                    owner,
+                    CoreMsg::Room {
+                        from,
+                        sender: uid,
+                        env,
+                        payload,
+                    },
+                );
+            }
+        }
+        Cmd::Sync => super::sync::sync(core, from, uid, &env),
+    }
+}
+
+/// Sends a cmd 21 error to `to` and counts it.
+pub fn error(core: &Core, to: ConnRef, id: i64, code: u16, reason: &str) {
+    core.counters().error(code);
+    core.deliver(to, msg::error_frame(id, code, reason));
+}
+
+fn unavailable(core: &Core, to: ConnRef, id: i64, e: &StoreError) {
+    tracing::warn!(error = %e, "store call failed; message refused with 503");
+    error(core, to, id, 503, "store unavailable");
+}
+
+/// Stores and delivers a single message on the recipient's core.
+pub fn deliver_single(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelope, payload: &[u8]) {
+    let dst = env.dstid;
+    match core.shared.store.user_exists(dst) {
+        Ok(true) => {}
+        Ok(false) => return error(core, from, env.id, 404, "unknown recipient"),
+        Err(e) => return unavailable(core, from, env.id, &e),
+    }
+    let Some((seq, ts, frame)) =
+        stamp_and_store(core, from, LogKey::Inbox(dst), sender, env, payload)
+    else {
+        return;
+    };
+    core.push_user(dst, &frame);
+    ack(core, from, env.id, seq, ts);
+}
+
+/// Checks membership, stores, and fans a room message out to every core
+/// with members online, on the core that keeps the group's sequence.
+pub fn deliver_room(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelope, payload: &[u8]) {
+    let gid = env.dstid;
+    let store = &core.shared.store;
+    let refusal = (|| -> Result<Option<(u16, &str)>, StoreError> {
+        if !store.group_exists(gid)? {
+            return Ok(Some((404, "unknown group")));
+        }
+        if !store.is_member(gid, sender)? {
+            return Ok(Some((403, "not a member of this group")));
+        }
+        Ok(None)
+    })();
+    match refusal {
+        Ok(None) => {}
+        Ok(Some((code, reason))) => return error(core, from, env.id, code, reason),
+        Err(e) => return unavailable(core, from, env.id, &e),
+    }
+    let Some((seq, ts, frame)) =
+        stamp_and_store(core, from, LogKey::Group(gid), sender, env, payload)
+    else {
+        return;
+    };
+    for c in 0..core.shared.cores() {
+        if c == core.id {
+            core.fanout(gid, &frame, from);
+        } else {
+            core.shared.send(
+                c,
+                CoreMsg::Fanout {
+                    gid,
+                    frame: frame.clone(),
+                    except: from,
+                },
+            );
+        }
+    }
+    ack(core, from, env.id, seq, ts);
+}
+
+/// Takes the next seq of `log`, builds the frame once and stores it.
+fn stamp_and_store(
+    core: &Core,
+    from: ConnRef,
+    log: LogKey,
+    sender: i64,
+    env: &Envelope,
+    payload: &[u8],
+) -> Option<(u64, i64, Bytes)> {
+    let seq = match core.next_seq(log) {
+        Ok(s) => s,
+        Err(e) => {
+            unavailable(core, from, env.id, &e);
+            return None;
+        }
+    };
+    let ts = unix_ms();
+    let frame = msg::stamped_frame(payload, env, sender, seq, ts);
+    if let Err(e) = core.shared.store.append(log, seq, frame.clone()) {
+        unavailable(core, from, env.id, &e);
+        return None;
+    }
+    core.commit_seq(log, seq);
+    Some((seq, ts, frame))
+}
+
+fn ack(core: &Core, to: ConnRef, id: i64, seq: u64, ts: i64) {
+    if id != 0 {
+        core.deliver(to, msg::ack_frame(id, seq, ts));
+    }
+}

@@ -1,0 +1,136 @@
+//! Messages between cores, and the task that drains a core's inbox.
+
+use std::os::fd::RawFd;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use super::core::Core;
+use super::{conn, dispatch, sys};
+use crate::msg::Envelope;
+use crate::shard::ConnRef;
+
+/// Most messages handled per wake before the core's other tasks get a turn.
+const BATCH: usize = 256;
+
+/// Work one core hands another.
+pub enum CoreMsg {
+    /// A handshaken socket whose user this core owns, with bytes already read past the request.
+    Handoff {
+        /// The socket, now owned by the receiver.
+        fd: RawFd,
+        /// The authenticated user.
+        uid: i64,
+        /// The 101 answer, written once the connection is registered.
+        hello: Bytes,
+        /// Bytes read after the request head.
+        pending: Vec<u8>,
+    },
+    /// A single message for a user this core owns.
+    Single {
+        /// The sending connection (for the ack or error).
+        from: ConnRef,
+        /// The authenticated sender.
+        sender: i64,
+        /// The parsed envelope.
+        env: Envelope,
+        /// The client's JSON object.
+        payload: Bytes,
+    },
+    /// A room message for a group whose sequence this core keeps.
+    Room {
+        /// The sending connection (for the ack or error).
+        from: ConnRef,
+        /// The authenticated sender.
+        sender: i64,
+        /// The parsed envelope.
+        env: Envelope,
+        /// The client's JSON object.
+        payload: Bytes,
+    },
+    /// A stamped room frame for this core's local members of `gid`.
+    Fanout {
+        /// The group.
+        gid: i64,
+        /// The frame, shared by every recipient.
+        frame: Bytes,
+        /// The sending connection, which does not get its own message.
+        except: ConnRef,
+    },
+    /// A frame for one connection on this core (an ack or an error).
+    Deliver {
+        /// The connection.
+        to: ConnRef,
+        /// The frame.
+        frame: Bytes,
+    },
+    /// A user of this core joined or left a group.
+    Membership {
+        /// The user.
+        uid: i64,
+        /// The group.
+        gid: i64,
+        /// Joined (true) or left.
+        joined: bool,
+    },
+    /// Begin the graceful drain.
+    Drain,
+}
+
+/// Drains the inbox until every sender is gone.
+pub async fn run(core: Rc<Core>, rx: flume::Receiver<CoreMsg>) {
+    while let Ok(first) = rx.recv_async().await {
+        handle(&core, first);
+        for msg in rx.try_iter().take(BATCH) {
+            handle(&core, msg);
+        }
+    }
+}
+
+fn handle(core: &Rc<Core>, msg: CoreMsg) {
+    match msg {
+        CoreMsg::Handoff {
+            fd,
+            uid,
+            hello,
+            pending,
+        } => {
+            let std = sys::adopt(fd);
+            match std
+                .set_nonblocking(true)
+                .and_then(|()| monoio::net::TcpStream::from_std(std))
+            {
+                Ok(stream) => {
+                    monoio::spawn(conn::serve(core.clone(), stream, uid, hello, pending));
+                }
+                Err(e) => {
+                    tracing::warn!(uid, error = %e, "adopting a handed-off socket failed");
+                    core.shared.release_conn();
+                }
+            }
+        }
+        CoreMsg::Single {
+            from,
+            sender,
+            env,
+            payload,
+        } => dispatch::deliver_single(core, from, sender, &env, &payload),
+        CoreMsg::Room {
+            from,
+            sender,
+            env,
+            payload,
+        } => dispatch::deliver_room(core, from, sender, &env, &payload),
+        CoreMsg::Fanout { gid, frame, except } => core.fanout(gid, &frame, except),
+        CoreMsg::Deliver { to, frame } => core.push(to, frame),
+        CoreMsg::Membership { uid, gid, joined } => {
+            let mut shard = core.shard.borrow_mut();
+            if joined {
+                shard.join(uid, gid)
+            } else {
+                shard.leave(uid, gid)
+            }
+        }
+        CoreMsg::Drain => core.drain(),
+    }
+}

@@ -1,0 +1,72 @@
+//! cmd 30: replay stored messages after the client's last seen seqs, then
+//! cmd 31 with the latest. Runs on the user's core, which owns its inbox.
+
+use std::rc::Rc;
+
+use super::core::Core;
+use super::dispatch::error;
+use crate::msg::{self, Envelope};
+use crate::shard::ConnRef;
+use crate::store::{LogKey, StoreError};
+
+/// Most messages replayed per log in one sync; the client syncs again from the last seq.
+pub const MAX_REPLAY: usize = 10_000;
+
+/// Answers a cmd 30 from connection `to` of `uid`.
+pub fn sync(core: &Rc<Core>, to: ConnRef, uid: i64, env: &Envelope) {
+    let Some(req) = env.sync.as_ref() else {
+        return error(core, to, env.id, 400, "sync without fields");
+    };
+    match replay(core, to, uid, req.inbox, &req.groups) {
+        Ok((inbox, groups, truncated)) => {
+            core.push(to, msg::sync_done_frame(env.id, inbox, &groups, truncated))
+        }
+        Err(e) => {
+            tracing::warn!(uid, error = %e, "sync failed");
+            error(core, to, env.id, 503, "store unavailable")
+        }
+    }
+}
+
+/// Pushes what `log` holds after `after`; returns its latest seq and whether
+/// retention had dropped messages the client asked for.
+fn replay_log(
+    core: &Core,
+    to: ConnRef,
+    log: LogKey,
+    after: u64,
+) -> Result<(u64, bool), StoreError> {
+    let store = &core.shared.store;
+    let latest = store.last_seq(log)?;
+    if latest <= after {
+        return Ok((latest, false));
+    }
+    let msgs = store.read(log, after, MAX_REPLAY)?;
+    let truncated = msgs.first().is_none_or(|m| m.seq > after + 1);
+    for m in msgs {
+        core.push(to, m.frame);
+    }
+    Ok((latest, truncated))
+}
+
+type Replayed = (u64, Vec<(u64, u64)>, bool);
+
+fn replay(
+    core: &Core,
+    to: ConnRef,
+    uid: i64,
+    inbox_after: u64,
+    groups: &[(u64, u64)],
+) -> Result<Replayed, StoreError> {
+    let (inbox, mut truncated) = replay_log(core, to, LogKey::Inbox(uid), inbox_after)?;
+    let mut latest = Vec::with_capacity(groups.len());
+    for &(gid, after) in groups {
+        if !core.shared.store.is_member(gid as i64, uid)? {
+            continue;
+        }
+        let (last, t) = replay_log(core, to, LogKey::Group(gid as i64), after)?;
+        truncated |= t;
+        latest.push((gid, last));
+    }
+    Ok((inbox, latest, truncated))
+}

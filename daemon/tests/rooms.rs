@@ -1,0 +1,146 @@
+//! Room messages (cmd 11) and the group endpoints, against the real binary.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{start, Daemon};
+
+const QUIET: Duration = Duration::from_millis(300);
+
+fn api(d: &Daemon, uid: i64, path: &str, form: &str) -> serde_json::Value {
+    let (status, body) = d.post_form(path, &format!("userid={uid}&token={}&{form}", d.token(uid)));
+    let v: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status}: {body}"));
+    assert_eq!(status, 200, "{path} {form}: {body}");
+    v["data"].clone()
+}
+
+#[tokio::test]
+async fn a_room_message_reaches_every_member_connection_but_the_sending_one() {
+    let d = start(&["--threads", "2"]);
+    let mut a1 = d.connect(1).await;
+    let mut a2 = d.connect(1).await;
+    let mut b = d.connect(2).await;
+    let mut c = d.connect(3).await;
+    let mut outsider = d.connect(4).await;
+    let g = api(&d, 1, "/contact/createcommunity", "name=friends")["id"]
+        .as_i64()
+        .unwrap();
+    api(&d, 2, "/contact/joincommunity", &format!("dstid={g}"));
+    api(&d, 3, "/contact/joincommunity", &format!("dstid={g}"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    a1.send(format!(
+        r#"{{"id":5,"cmd":11,"dstid":{g},"media":1,"content":"hi all"}}"#
+    ))
+    .await;
+    let ack = a1.recv().await;
+    assert_eq!(
+        (ack["cmd"].as_i64(), ack["id"].as_i64(), ack["seq"].as_i64()),
+        (Some(20), Some(5), Some(1))
+    );
+    let mut frames = Vec::new();
+    for r in [&mut a2, &mut b, &mut c] {
+        let got = r.recv().await;
+        assert_eq!(got["content"], "hi all");
+        assert_eq!(got["userid"], 1);
+        assert_eq!(got["seq"], 1);
+        frames.push(got.to_string());
+    }
+    assert!(
+        frames.windows(2).all(|w| w[0] == w[1]),
+        "every member gets the same bytes"
+    );
+    a1.expect_silence(QUIET).await;
+    outsider.expect_silence(Duration::from_millis(10)).await;
+
+    b.send(format!(
+        r#"{{"id":6,"cmd":11,"dstid":{g},"content":"second"}}"#
+    ))
+    .await;
+    assert_eq!(b.recv().await["seq"], 2);
+    assert_eq!(
+        a1.recv().await["seq"],
+        2,
+        "group seq grows by one per message"
+    );
+}
+
+#[tokio::test]
+async fn non_members_unknown_groups_and_leavers() {
+    let d = start(&["--threads", "2"]);
+    let mut a = d.connect(1).await;
+    let mut b = d.connect(2).await;
+    let g = api(&d, 1, "/contact/createcommunity", "name=club")["id"]
+        .as_i64()
+        .unwrap();
+    b.send(format!(
+        r#"{{"id":1,"cmd":11,"dstid":{g},"content":"let me in"}}"#
+    ))
+    .await;
+    assert_eq!(b.recv().await["code"], 403);
+    b.send(r#"{"id":2,"cmd":11,"dstid":424242,"content":"?"}"#)
+        .await;
+    assert_eq!(b.recv().await["code"], 404);
+
+    api(&d, 2, "/contact/joincommunity", &format!("dstid={g}"));
+    let groups = api(&d, 2, "/contact/loadcommunity", "");
+    assert_eq!(groups[0]["id"], g);
+    assert_eq!(groups[0]["name"], "club");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    a.send(format!(r#"{{"cmd":11,"dstid":{g},"content":"welcome"}}"#))
+        .await;
+    assert_eq!(b.recv().await["content"], "welcome");
+
+    api(&d, 2, "/contact/leavecommunity", &format!("dstid={g}"));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    a.send(format!(r#"{{"cmd":11,"dstid":{g},"content":"gone?"}}"#))
+        .await;
+    b.expect_silence(QUIET).await;
+    b.send(format!(
+        r#"{{"id":3,"cmd":11,"dstid":{g},"content":"back?"}}"#
+    ))
+    .await;
+    assert_eq!(b.recv().await["code"], 403);
+}
+
+#[test]
+fn the_group_api_refuses_bad_input_with_a_reason() {
+    let d = start(&[]);
+    let t = d.token(1);
+    for (path, form, want) in [
+        ("/contact/createcommunity", "name=x".to_owned(), 401),
+        (
+            "/contact/createcommunity",
+            format!("userid=1&token={t}&name="),
+            400,
+        ),
+        (
+            "/contact/createcommunity",
+            format!("userid=1&token={t}&name={}", "n".repeat(65)),
+            400,
+        ),
+        (
+            "/contact/joincommunity",
+            format!("userid=1&token={t}&dstid=abc"),
+            400,
+        ),
+        (
+            "/contact/joincommunity",
+            format!("userid=1&token={t}&dstid=777"),
+            404,
+        ),
+        (
+            "/contact/joincommunity",
+            format!("userid=2&token={t}&dstid=1"),
+            401,
+        ),
+    ] {
+        let (status, body) = d.post_form(path, &form);
+        assert_eq!(status, want, "{path} {form}: {body}");
+        assert!(body.starts_with(r#"{"code":-1,"msg":""#), "{body}");
+    }
+    let (status, _) = d.get("/contact/loadcommunity");
+    assert_eq!(status, 405);
+}
