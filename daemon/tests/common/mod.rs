@@ -25,6 +25,15 @@ pub struct Daemon {
 
 /// Starts a daemon with `extra` flags on top of a loopback test set-up.
 pub fn start(extra: &[&str]) -> Daemon {
+    spawn(extra, None)
+}
+
+/// Starts a daemon whose open-files limit (soft and hard) is `limit`.
+pub fn start_with_fd_limit(extra: &[&str], limit: u64) -> Daemon {
+    spawn(extra, Some(limit))
+}
+
+fn spawn(extra: &[&str], fd_limit: Option<u64>) -> Daemon {
     let data_dir = std::env::temp_dir().join(format!(
         "imedge-test-{}-{}",
         std::process::id(),
@@ -33,7 +42,27 @@ pub fn start(extra: &[&str]) -> Daemon {
             .unwrap()
             .as_nanos()
     ));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_imedge"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_imedge"));
+    if let Some(limit) = fd_limit {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: close_range and setrlimit are async-signal-safe and touch no memory of the parent.
+        unsafe {
+            cmd.pre_exec(move || {
+                // Descriptors inherited from cargo (its jobserver pipe sits at a
+                // high number) would break the low limit: close them first.
+                libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+                let lim = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd
         .args([
             "serve",
             "--listen",
