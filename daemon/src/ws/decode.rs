@@ -132,8 +132,8 @@ impl Violation {
 const RETAIN_BYTES: usize = 4096;
 
 /// Decodes the frames of one connection, in order. Holds the state of a
-/// fragmented message in progress; costs ~64 bytes plus, while a fragmented
-/// message is being assembled, up to `max_message_bytes` of buffer.
+/// fragmented message in progress; costs at most 64 bytes, plus, while a
+/// fragmented message is being assembled, up to `max_message_bytes` of buffer.
 #[derive(Debug)]
 pub struct Decoder {
     role: Role,
@@ -198,48 +198,9 @@ impl Decoder {
             }),
             OpCode::Pong => Ok(Step::Pong { consumed: end }),
             OpCode::Close => close_step(buf, payload),
-            OpCode::Text | OpCode::Binary => {
-                let kind = match header.opcode {
-                    OpCode::Text => MessageKind::Text,
-                    _ => MessageKind::Binary,
-                };
-                if header.fin {
-                    if kind == MessageKind::Text && !utf8::is_valid(&buf[payload.clone()]) {
-                        return Err(NOT_UTF8);
-                    }
-                    let payload = Payload::InBuf(payload);
-                    return Ok(Step::Message {
-                        consumed: end,
-                        kind,
-                        payload,
-                    });
-                }
-                self.partial = Some(kind);
-                self.assembled.clear();
-                self.utf8.reset();
-                self.absorb(kind, &buf[payload])?;
-                Ok(Step::Fragment { consumed: end })
-            }
-            OpCode::Continuation => {
-                // `header` refused a continuation with nothing to continue.
-                let Some(kind) = self.partial else {
-                    return Err(NO_MESSAGE_TO_CONTINUE);
-                };
-                self.absorb(kind, &buf[payload])?;
-                if !header.fin {
-                    return Ok(Step::Fragment { consumed: end });
-                }
-                if kind == MessageKind::Text {
-                    self.utf8.finish().map_err(|_| NOT_UTF8)?;
-                }
-                self.partial = None;
-                self.handed_out = true;
-                Ok(Step::Message {
-                    consumed: end,
-                    kind,
-                    payload: Payload::Assembled,
-                })
-            }
+            OpCode::Text => self.first_frame(MessageKind::Text, header.fin, buf, payload),
+            OpCode::Binary => self.first_frame(MessageKind::Binary, header.fin, buf, payload),
+            OpCode::Continuation => self.continuation(header.fin, &buf[payload], end),
         }
     }
 
@@ -298,8 +259,9 @@ impl Decoder {
             return Ok(Err(header_len - buf.len()));
         }
 
-        // RFC 6455 5.2 asks for the minimal length form but Autobahn and
-        // browsers tolerate longer ones; so do we.
+        // RFC 6455 5.2 tells senders to use the shortest length form but
+        // gives receivers no reason to refuse a longer one; like most
+        // implementations we accept it, since the length itself is sound.
         let payload_len = match extended {
             0 => u64::from(len7),
             2 => u64::from(u16::from_be_bytes([buf[2], buf[3]])),
@@ -347,6 +309,61 @@ impl Decoder {
         }))
     }
 
+    /// A message's first frame: the whole message (returned in place), or
+    /// the first fragment (copied).
+    fn first_frame(
+        &mut self,
+        kind: MessageKind,
+        fin: bool,
+        buf: &[u8],
+        payload: Range<usize>,
+    ) -> Result<Step, Violation> {
+        let consumed = payload.end;
+        if fin {
+            if kind == MessageKind::Text && !utf8::is_valid(&buf[payload.clone()]) {
+                return Err(NOT_UTF8);
+            }
+            let payload = Payload::InBuf(payload);
+            return Ok(Step::Message {
+                consumed,
+                kind,
+                payload,
+            });
+        }
+        self.partial = Some(kind);
+        self.assembled.clear();
+        self.utf8.reset();
+        self.absorb(kind, &buf[payload])?;
+        Ok(Step::Fragment { consumed })
+    }
+
+    /// A continuation frame: one more fragment, and if final, the message.
+    fn continuation(
+        &mut self,
+        fin: bool,
+        fragment: &[u8],
+        consumed: usize,
+    ) -> Result<Step, Violation> {
+        // `header` has refused a continuation with nothing to continue.
+        let Some(kind) = self.partial else {
+            return Err(NO_MESSAGE_TO_CONTINUE);
+        };
+        self.absorb(kind, fragment)?;
+        if !fin {
+            return Ok(Step::Fragment { consumed });
+        }
+        if kind == MessageKind::Text {
+            self.utf8.finish().map_err(|_| NOT_UTF8)?;
+        }
+        self.partial = None;
+        self.handed_out = true;
+        Ok(Step::Message {
+            consumed,
+            kind,
+            payload: Payload::Assembled,
+        })
+    }
+
     /// Appends a fragment to the message in progress, validating text as it
     /// comes (RFC 6455 8.1: fail as soon as the text cannot be valid).
     fn absorb(&mut self, kind: MessageKind, fragment: &[u8]) -> Result<(), Violation> {
@@ -357,6 +374,8 @@ impl Decoder {
         Ok(())
     }
 
+    /// Forgets a handed-out message, freeing a big buffer (see
+    /// [`RETAIN_BYTES`]).
     fn release_assembled(&mut self) {
         self.handed_out = false;
         if self.assembled.capacity() > RETAIN_BYTES {

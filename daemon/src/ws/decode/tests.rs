@@ -513,6 +513,15 @@ fn unfragmented_messages_never_touch_the_assembly_buffer() {
 }
 
 #[test]
+fn a_decoder_costs_at_most_64_bytes() {
+    assert!(
+        std::mem::size_of::<Decoder>() <= 64,
+        "{}",
+        std::mem::size_of::<Decoder>()
+    );
+}
+
+#[test]
 fn a_big_assembly_buffer_is_freed_after_its_message() {
     let mut d = server();
     let mut bytes = masked(OpCode::Binary, false, &[0; 10_000]);
