@@ -50,14 +50,25 @@ pub fn run(
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| flume::unbounded::<CoreMsg>()).unzip();
     let shared = Arc::new(Shared::new(limits, secret, store, txs));
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for (id, rx) in rxs.into_iter().enumerate() {
-        let listener = accept::listener(addr)
-            .with_context(|| format!("core {id}: cannot listen on {addr}"))?;
+    // Listeners first, then runtimes, and accepting only once every core has
+    // its runtime: an early core must not use up the descriptors a later
+    // core needs for its ring.
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx): (Vec<_>, Vec<_>) = (0..threads).map(|_| std::sync::mpsc::channel::<()>()).unzip();
+    for ((id, rx), go) in rxs.into_iter().enumerate().zip(go_rx) {
+        let listener = accept::listener(addr).with_context(|| format!("core {id}: cannot listen on {addr}"))?;
         let shared = shared.clone();
+        let ready = ready_tx.clone();
         std::thread::Builder::new()
             .name(format!("imedge-core-{id}"))
-            .spawn(move || core_thread(id, id % cpus, shared, listener, rx))
+            .spawn(move || core_thread(id, id % cpus, shared, listener, rx, ready, go))
             .context("cannot start a core thread")?;
+    }
+    for _ in 0..threads {
+        ready_rx.recv().context("a core thread died at start")?.context("cannot build a core runtime")?;
+    }
+    for go in go_tx {
+        let _ = go.send(());
     }
     on_listen(addr);
     tracing::info!(%addr, threads, "imedge listening");
@@ -95,41 +106,56 @@ pub fn run(
     Ok(())
 }
 
+/// A built runtime of either driver.
+enum Runtime {
+    Uring(monoio::Runtime<monoio::time::TimeDriver<monoio::IoUringDriver>>),
+    Epoll(monoio::Runtime<monoio::time::TimeDriver<LegacyDriver>>),
+}
+
+fn build_runtime(id: usize) -> std::io::Result<Runtime> {
+    match RuntimeBuilder::<FusionDriver>::new().with_entries(RING_ENTRIES).enable_timer().build() {
+        Ok(FusionRuntime::Uring(rt)) => Ok(Runtime::Uring(rt)),
+        Ok(FusionRuntime::Legacy(rt)) => Ok(Runtime::Epoll(rt)),
+        Err(e) => {
+            // io_uring was detected but this thread's ring could not be made (memlock, memcg).
+            tracing::warn!(core = id, error = %e, "io_uring runtime failed; falling back to epoll");
+            RuntimeBuilder::<LegacyDriver>::new().enable_timer().build().map(Runtime::Epoll)
+        }
+    }
+}
+
+/// Builds the core's runtime, reports on `ready`, then serves until the process exits.
 fn core_thread(
     id: usize,
     cpu: usize,
     shared: Arc<Shared>,
     listener: std::net::TcpListener,
     rx: flume::Receiver<CoreMsg>,
+    ready: std::sync::mpsc::Sender<std::io::Result<()>>,
+    go: std::sync::mpsc::Receiver<()>,
 ) {
     if let Err(e) = monoio::utils::bind_to_cpu_set(Some(cpu)) {
         tracing::warn!(core = id, cpu, error = %e, "could not pin the core thread");
     }
-    let core = Rc::new(Core::new(id, shared));
-    let main = core_main(core.clone(), listener, rx);
-    let built = RuntimeBuilder::<FusionDriver>::new()
-        .with_entries(RING_ENTRIES)
-        .enable_timer()
-        .build();
-    match built {
-        Ok(FusionRuntime::Uring(mut rt)) => {
-            core.counters().io_uring.store(true, Relaxed);
-            tracing::info!(core = id, driver = "io_uring", "core started");
-            rt.block_on(main)
-        }
-        Ok(FusionRuntime::Legacy(mut rt)) => {
-            tracing::info!(core = id, driver = "epoll", "core started");
-            rt.block_on(main)
-        }
+    let rt = match build_runtime(id) {
+        Ok(rt) => rt,
         Err(e) => {
-            // io_uring was detected but this thread's ring could not be made (memlock, memcg).
-            tracing::warn!(core = id, error = %e, "io_uring runtime failed; falling back to epoll");
-            let mut rt = RuntimeBuilder::<LegacyDriver>::new()
-                .enable_timer()
-                .build()
-                .expect("epoll runtime");
-            rt.block_on(main)
+            let _ = ready.send(Err(e));
+            return;
         }
+    };
+    let core = Rc::new(Core::new(id, shared));
+    let uring = matches!(rt, Runtime::Uring(_));
+    core.counters().io_uring.store(uring, Relaxed);
+    tracing::info!(core = id, driver = if uring { "io_uring" } else { "epoll" }, "core started");
+    let _ = ready.send(Ok(()));
+    if go.recv().is_err() {
+        return;
+    }
+    let main = core_main(core, listener, rx);
+    match rt {
+        Runtime::Uring(mut rt) => rt.block_on(main),
+        Runtime::Epoll(mut rt) => rt.block_on(main),
     }
 }
 
