@@ -19,8 +19,17 @@ pub const MAX_NAME: usize = 64;
 /// An API failure: status and reason.
 type Failure = (u16, String);
 
+/// An API answer, to be written once `wait` (if any) says the member's live
+/// connections follow the change.
+pub struct Answer {
+    /// The HTTP response.
+    pub response: Vec<u8>,
+    /// Completes when the core holding the member's connections has re-indexed them.
+    pub wait: Option<flume::Receiver<()>>,
+}
+
 /// Answers an API path, or `None` when `head.path` is not one.
-pub fn answer(core: &Core, head: &RequestHead, body: &[u8], keep_alive: bool) -> Option<Vec<u8>> {
+pub fn answer(core: &Core, head: &RequestHead, body: &[u8], keep_alive: bool) -> Option<Answer> {
     let op = match head.path.as_str() {
         "/contact/createcommunity" => create,
         "/contact/joincommunity" => join,
@@ -36,7 +45,11 @@ pub fn answer(core: &Core, head: &RequestHead, body: &[u8], keep_alive: bool) ->
             .and_then(|f| Ok((authenticate(core, head, &f)?, f)))
             .and_then(|(uid, f)| op(core, uid, &f))
     };
-    Some(match result {
+    let (result, wait) = match result {
+        Ok((data, wait)) => (Ok(data), wait),
+        Err(e) => (Err(e), None),
+    };
+    let response = match result {
         Ok(data) => {
             let mut out = Vec::with_capacity(data.len() + 32);
             out.extend_from_slice(br#"{"code":0,"msg":"","data":"#);
@@ -45,7 +58,8 @@ pub fn answer(core: &Core, head: &RequestHead, body: &[u8], keep_alive: bool) ->
             http::json_ok(200, &out, keep_alive)
         }
         Err((status, msg)) => http::json_error(status, &msg, keep_alive),
-    })
+    };
+    Some(Answer { response, wait })
 }
 
 /// The user a request acts for: `Authorization: Bearer <token>`, or
@@ -99,15 +113,26 @@ fn group_json(out: &mut Vec<u8>, g: &Group) {
     out.put_u8(b'}');
 }
 
+/// A successful operation's JSON data and what to wait for before answering.
+type Done = (Vec<u8>, Option<flume::Receiver<()>>);
+
 /// Tells the core holding `uid`'s connections to re-index them.
-fn notify(core: &Core, uid: i64, gid: i64, joined: bool) {
+fn notify(core: &Core, uid: i64, gid: i64, joined: bool) -> Option<flume::Receiver<()>> {
+    let (done, wait) = flume::bounded(1);
+    let owner = core_of(uid, core.shared.cores());
     core.shared.send(
-        core_of(uid, core.shared.cores()),
-        CoreMsg::Membership { uid, gid, joined },
+        owner,
+        CoreMsg::Membership {
+            uid,
+            gid,
+            joined,
+            done,
+        },
     );
+    Some(wait)
 }
 
-fn create(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
+fn create(core: &Core, uid: i64, f: &Fields) -> Result<Done, Failure> {
     let name = f.get("name").map(str::trim).unwrap_or("");
     if name.is_empty() || name.len() > MAX_NAME {
         return Err((400, format!("name must be 1 to {MAX_NAME} bytes")));
@@ -115,33 +140,31 @@ fn create(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
     let s: &dyn store::Store = &*core.shared.store;
     s.ensure_user(uid).map_err(store_failure)?;
     let g = s.create_group(uid, name).map_err(store_failure)?;
-    notify(core, uid, g.id, true);
+    let wait = notify(core, uid, g.id, true);
     let mut out = Vec::new();
     group_json(&mut out, &g);
-    Ok(out)
+    Ok((out, wait))
 }
 
-fn join(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
+fn join(core: &Core, uid: i64, f: &Fields) -> Result<Done, Failure> {
     let gid = gid_field(f)?;
     core.shared
         .store
         .join_group(gid, uid)
         .map_err(store_failure)?;
-    notify(core, uid, gid, true);
-    Ok(b"null".to_vec())
+    Ok((b"null".to_vec(), notify(core, uid, gid, true)))
 }
 
-fn leave(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
+fn leave(core: &Core, uid: i64, f: &Fields) -> Result<Done, Failure> {
     let gid = gid_field(f)?;
     core.shared
         .store
         .leave_group(gid, uid)
         .map_err(store_failure)?;
-    notify(core, uid, gid, false);
-    Ok(b"null".to_vec())
+    Ok((b"null".to_vec(), notify(core, uid, gid, false)))
 }
 
-fn load(core: &Core, uid: i64, _f: &Fields) -> Result<Vec<u8>, Failure> {
+fn load(core: &Core, uid: i64, _f: &Fields) -> Result<Done, Failure> {
     let groups = core.shared.store.user_groups(uid).map_err(store_failure)?;
     let mut out = vec![b'['];
     for (i, g) in groups.iter().enumerate() {
@@ -151,5 +174,5 @@ fn load(core: &Core, uid: i64, _f: &Fields) -> Result<Vec<u8>, Failure> {
         group_json(&mut out, g);
     }
     out.push(b']');
-    Ok(out)
+    Ok((out, None))
 }

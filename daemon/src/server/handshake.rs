@@ -94,8 +94,11 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream) {
             .http_requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let keep_alive = head.keep_alive && !core.shared.draining();
-        let response = super::routes::answer(&core, &head, &buf[len..end], keep_alive);
-        if send_all(&stream, &response).await.is_err() || !keep_alive {
+        let answer = super::routes::answer(&core, &head, &buf[len..end], keep_alive);
+        if let Some(wait) = answer.wait {
+            let _ = wait.recv_async().await;
+        }
+        if send_all(&stream, &answer.response).await.is_err() || !keep_alive {
             return;
         }
         buf.drain(..end);

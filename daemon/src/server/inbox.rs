@@ -72,6 +72,8 @@ pub enum CoreMsg {
         gid: i64,
         /// Joined (true) or left.
         joined: bool,
+        /// Told once the user's connections are re-indexed.
+        done: flume::Sender<()>,
     },
     /// Begin the graceful drain.
     Drain,
@@ -123,13 +125,19 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
         } => dispatch::deliver_room(core, from, sender, &env, &payload),
         CoreMsg::Fanout { gid, frame, except } => core.fanout(gid, &frame, except),
         CoreMsg::Deliver { to, frame } => core.push(to, frame),
-        CoreMsg::Membership { uid, gid, joined } => {
+        CoreMsg::Membership {
+            uid,
+            gid,
+            joined,
+            done,
+        } => {
             let mut shard = core.shard.borrow_mut();
             if joined {
                 shard.join(uid, gid)
             } else {
                 shard.leave(uid, gid)
             }
+            let _ = done.send(());
         }
         CoreMsg::Drain => core.drain(),
     }

@@ -54,9 +54,12 @@ pub fn run(
     // its runtime: an early core must not use up the descriptors a later
     // core needs for its ring.
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    let (go_tx, go_rx): (Vec<_>, Vec<_>) = (0..threads).map(|_| std::sync::mpsc::channel::<()>()).unzip();
+    let (go_tx, go_rx): (Vec<_>, Vec<_>) = (0..threads)
+        .map(|_| std::sync::mpsc::channel::<()>())
+        .unzip();
     for ((id, rx), go) in rxs.into_iter().enumerate().zip(go_rx) {
-        let listener = accept::listener(addr).with_context(|| format!("core {id}: cannot listen on {addr}"))?;
+        let listener = accept::listener(addr)
+            .with_context(|| format!("core {id}: cannot listen on {addr}"))?;
         let shared = shared.clone();
         let ready = ready_tx.clone();
         std::thread::Builder::new()
@@ -65,7 +68,10 @@ pub fn run(
             .context("cannot start a core thread")?;
     }
     for _ in 0..threads {
-        ready_rx.recv().context("a core thread died at start")?.context("cannot build a core runtime")?;
+        ready_rx
+            .recv()
+            .context("a core thread died at start")?
+            .context("cannot build a core runtime")?;
     }
     for go in go_tx {
         let _ = go.send(());
@@ -113,13 +119,20 @@ enum Runtime {
 }
 
 fn build_runtime(id: usize) -> std::io::Result<Runtime> {
-    match RuntimeBuilder::<FusionDriver>::new().with_entries(RING_ENTRIES).enable_timer().build() {
+    match RuntimeBuilder::<FusionDriver>::new()
+        .with_entries(RING_ENTRIES)
+        .enable_timer()
+        .build()
+    {
         Ok(FusionRuntime::Uring(rt)) => Ok(Runtime::Uring(rt)),
         Ok(FusionRuntime::Legacy(rt)) => Ok(Runtime::Epoll(rt)),
         Err(e) => {
             // io_uring was detected but this thread's ring could not be made (memlock, memcg).
             tracing::warn!(core = id, error = %e, "io_uring runtime failed; falling back to epoll");
-            RuntimeBuilder::<LegacyDriver>::new().enable_timer().build().map(Runtime::Epoll)
+            RuntimeBuilder::<LegacyDriver>::new()
+                .enable_timer()
+                .build()
+                .map(Runtime::Epoll)
         }
     }
 }
@@ -147,7 +160,11 @@ fn core_thread(
     let core = Rc::new(Core::new(id, shared));
     let uring = matches!(rt, Runtime::Uring(_));
     core.counters().io_uring.store(uring, Relaxed);
-    tracing::info!(core = id, driver = if uring { "io_uring" } else { "epoll" }, "core started");
+    tracing::info!(
+        core = id,
+        driver = if uring { "io_uring" } else { "epoll" },
+        "core started"
+    );
     let _ = ready.send(Ok(()));
     if go.recv().is_err() {
         return;

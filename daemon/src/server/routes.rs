@@ -1,13 +1,21 @@
 //! Plain HTTP endpoints served beside `/chat`.
 
+use super::api::Answer;
 use super::core::Core;
 use crate::http::{self, Method, RequestHead};
 
 /// The response to a plain (non-upgrade) request.
-pub fn answer(core: &Core, head: &RequestHead, body: &[u8], keep_alive: bool) -> Vec<u8> {
-    if let Some(response) = super::api::answer(core, head, body, keep_alive) {
-        return response;
+pub fn answer(core: &Core, head: &RequestHead, body: &[u8], keep_alive: bool) -> Answer {
+    if let Some(answer) = super::api::answer(core, head, body, keep_alive) {
+        return answer;
     }
+    Answer {
+        response: plain(core, head, keep_alive),
+        wait: None,
+    }
+}
+
+fn plain(core: &Core, head: &RequestHead, keep_alive: bool) -> Vec<u8> {
     let get = head.method == Method::Get;
     match head.path.as_str() {
         "/healthz" if get => {
