@@ -73,7 +73,9 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream) {
         };
         if head.path == "/chat" {
             drop(deadline);
-            return upgrade(core, stream, head, buf.split_off(len)).await;
+            // Boxed: the upgrade's state is large and short-lived; idle sockets waiting
+            // for a request should not carry it.
+            return Box::pin(upgrade(core, stream, head, buf.split_off(len))).await;
         }
         if head.content_length > MAX_BODY {
             core.counters().rejection("body_too_large");
@@ -197,7 +199,8 @@ async fn upgrade(core: Rc<Core>, stream: TcpStream, head: RequestHead, pending: 
     )));
     let owner = core_of(up.uid, shared.cores());
     if owner == core.id {
-        conn::serve(core, stream, up.uid, hello, pending).await;
+        // A task of its own, so the handshake's state (request head, buffers) is freed now.
+        monoio::spawn(conn::serve(core, stream, up.uid, hello, pending));
     } else {
         let fd = stream.into_raw_fd();
         shared.send(

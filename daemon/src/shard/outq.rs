@@ -54,6 +54,10 @@ impl OutQueue {
                 n -= front.len();
                 self.frames.pop_front();
                 self.front_started = false;
+                if self.frames.is_empty() {
+                    // An idle connection keeps no queue storage (4 slots = 128 bytes).
+                    self.frames = VecDeque::new();
+                }
             } else {
                 front.advance(n);
                 self.front_started = true;
