@@ -79,6 +79,14 @@ async fn sigterm_drains_queued_frames_closes_with_1001_and_exits_0() {
     let n = http.read(&mut buf).unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
 
+    // A second one, to try an upgrade while draining.
+    let mut late = TcpStream::connect(d.addr).unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    late.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let n = late.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+
     a.send(r#"{"id":1,"cmd":10,"dstid":2,"content":"before the drain"}"#)
         .await;
     assert_eq!(a.recv().await["cmd"], 20);
@@ -90,6 +98,18 @@ async fn sigterm_drains_queued_frames_closes_with_1001_and_exits_0() {
     assert!(
         String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 503"),
         "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+
+    let upgrade = format!(
+        "GET /chat?id=3&token={} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        d.token(3)
+    );
+    late.write_all(upgrade.as_bytes()).unwrap();
+    let n = late.read(&mut buf).unwrap();
+    assert!(
+        String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 503"),
+        "upgrade while draining: {}",
         String::from_utf8_lossy(&buf[..n])
     );
 
