@@ -79,7 +79,7 @@ pub fn endpoints(args: &Args) -> anyhow::Result<(Vec<Target>, Tokens, Vec<std::n
 }
 
 /// The shared context of every core of the run.
-pub fn context(args: &Args, plan: Plan, total_cores: usize) -> anyhow::Result<Ctx> {
+pub fn context(args: &Args, plan: Plan, total_cores: usize, run_id: u32) -> anyhow::Result<Ctx> {
     let (targets, tokens, src_ips) = endpoints(args)?;
     let total_senders = (0..plan.users).filter(|&i| plan.is_sender(i)).count();
     Ok(Ctx {
@@ -96,6 +96,7 @@ pub fn context(args: &Args, plan: Plan, total_cores: usize) -> anyhow::Result<Ct
         ramp: Duration::from_secs_f64(args.ramp),
         storm_pause: Duration::from_millis(args.storm_pause_ms),
         total_senders,
+        run_id,
     })
 }
 
@@ -177,10 +178,12 @@ pub fn main(args: Args) -> anyhow::Result<()> {
         );
     }
     let plan = Plan::new(&args, gids.clone());
+    // Distinct across runs against the same server (seconds, wrapping).
+    let run_id = (crate::stats::now_us() / 1_000_000 % 1_000_000_000) as u32;
     let (ev_tx, ev_rx) = flume::unbounded();
     let (outcome, cores) = if workers == 1 {
         let cores = cores.min(plan.units()).max(1);
-        let ctx = Arc::new(context(&args, plan.clone(), cores)?);
+        let ctx = Arc::new(context(&args, plan.clone(), cores, run_id)?);
         let senders = start_cores(&ctx, 0..plan.units(), cores, 0, &ev_tx)?;
         drop(ev_tx);
         let schedule = schedule(&args, cores);
@@ -192,7 +195,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
         })?;
         (outcome, cores)
     } else {
-        let mut pool = worker::Pool::start(workers, cores, &gids, ev_tx)?;
+        let mut pool = worker::Pool::start(workers, cores, &gids, run_id, ev_tx)?;
         let schedule = schedule(&args, workers * cores);
         let outcome = coordinate(&schedule, &ev_rx, |cmd| pool.broadcast(cmd))?;
         pool.wait();

@@ -22,6 +22,7 @@ use crate::{limits, sys};
 struct Setup {
     gids: Vec<i64>,
     cores: usize,
+    run_id: u32,
 }
 
 /// The running workers, seen from the coordinator.
@@ -37,6 +38,7 @@ impl Pool {
         workers: usize,
         cores: usize,
         gids: &[i64],
+        run_id: u32,
         events: flume::Sender<Event>,
     ) -> anyhow::Result<Pool> {
         let exe = std::env::current_exe().context("finding the loadgen's own executable")?;
@@ -46,6 +48,7 @@ impl Pool {
         let setup = serde_json::to_string(&Setup {
             gids: gids.to_vec(),
             cores,
+            run_id,
         })?;
         for w in 0..workers {
             let mut child = Process::new(&exe)
@@ -121,7 +124,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     let units = plan.worker_units(w, workers);
     let users: usize = units.clone().map(|u| plan.unit_range(u).len()).sum();
     limits::check_fds(users, setup.cores, soft, hard)?;
-    let ctx = Arc::new(context(&args, plan, setup.cores * workers)?);
+    let ctx = Arc::new(context(&args, plan, setup.cores * workers, setup.run_id)?);
     let (ev_tx, ev_rx) = flume::unbounded();
     let senders = start_cores(&ctx, units, setup.cores, w * setup.cores, &ev_tx)?;
     drop(ev_tx);

@@ -24,6 +24,14 @@ pub struct SeqSet {
 }
 
 impl SeqSet {
+    /// A set holding exactly 1..=n (a log's history before the run).
+    pub fn through(n: u64) -> SeqSet {
+        SeqSet {
+            max: n,
+            holes: Vec::new(),
+        }
+    }
+
     /// Adds `seq` (0 is never a sequence number and counts as a duplicate).
     pub fn insert(&mut self, seq: u64) -> Insert {
         if seq == 0 {

@@ -54,6 +54,8 @@ pub struct Ctx {
     pub storm_pause: Duration,
     /// Senders in the whole run (the rate is shared out by sender).
     pub total_senders: usize,
+    /// This run's id, in every stamp.
+    pub run_id: u32,
 }
 
 /// From the coordinator to every core.

@@ -10,8 +10,9 @@ use monoio::net::TcpStream;
 
 use super::core::{Core, Phase, State};
 use super::send::{top_up, write_close, write_pong};
+use super::task::settle;
 use super::user::Link;
-use crate::account::Insert;
+use crate::account::{Insert, SeqSet};
 use crate::proto::inbound::{classify, Inbound};
 use crate::proto::{Dst, Stamp};
 use crate::stats::now_us;
@@ -167,6 +168,7 @@ fn on_text(core: &Rc<Core>, st: &mut State, i: usize, data: &[u8]) {
 fn on_deliver(core: &Rc<Core>, st: &mut State, i: usize, stamp: Stamp, seq: Option<u64>) {
     let now = now_us();
     st.counters.delivered_frames += 1;
+    let stale = stamp.run != core.ctx.run_id;
     let u = &mut st.users[i];
     let uid = u.uid;
     let syncing = matches!(u.link, Link::Syncing { .. });
@@ -183,10 +185,16 @@ fn on_deliver(core: &Rc<Core>, st: &mut State, i: usize, stamp: Stamp, seq: Opti
                 }
                 // Group logs have holes at the user's own messages until
                 // their acks come, so only inbox gaps are a sign of loss.
-                Insert::New if inbox && watching_gaps && seq > max + 1 => st.counters.seq_gaps += 1,
+                Insert::New if inbox && watching_gaps && !stale && seq > max + 1 => {
+                    st.counters.seq_gaps += 1
+                }
                 _ => {}
             }
         }
+    }
+    if stale {
+        st.counters.stale += 1;
+        return;
     }
     if stamp.sender == uid {
         st.counters.self_echoes += 1;
@@ -290,6 +298,22 @@ fn on_sync_done(
         return;
     }
     u.link = Link::Live;
+    if u.baseline {
+        // Everything already in the logs predates the run.
+        u.baseline = false;
+        if u.inbox.max() < inbox {
+            u.inbox = SeqSet::through(inbox);
+        }
+        if let Some((gid, set)) = &mut u.group {
+            if let Some(&(_, latest)) = groups.iter().find(|(g, _)| g == gid) {
+                if set.max() < latest {
+                    *set = SeqSet::through(latest);
+                }
+            }
+        }
+        settle(core, st);
+        return;
+    }
     if let Some(mark) = u.dropped.take() {
         let mut missed = inbox.saturating_sub(mark.inbox_seen);
         let mut recovered = u.inbox.len_upto(inbox).saturating_sub(mark.inbox_seen);

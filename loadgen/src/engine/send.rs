@@ -166,6 +166,7 @@ pub fn send_one(core: &Rc<Core>, st: &mut State, i: usize) -> bool {
     let seq = stream.sent;
     let sent_us = now_us();
     let stamp = Stamp {
+        run: ctx.run_id,
         sender: uid,
         dst,
         seq,

@@ -42,7 +42,7 @@ pub async fn connector(core: Rc<Core>) {
 }
 
 /// Marks one more user as settled; tells the coordinator when all are.
-fn settle(core: &Core, st: &mut State) {
+pub fn settle(core: &Core, st: &mut State) {
     st.settled += 1;
     if st.settled == st.users.len() && core.phase.get() == Phase::Connecting {
         core.phase.set(Phase::Ready);
@@ -78,18 +78,28 @@ async fn user_task(core: Rc<Core>, i: usize, mut slot: Option<Slot>) {
                     let mut st = core.st.borrow_mut();
                     st.counters.connected += 1;
                     st.live += 1;
-                    st.hists.connect.record(o.connect_us);
-                    st.hists.handshake.record(o.handshake_us);
+                    if first {
+                        st.hists.connect.record(o.connect_us);
+                        st.hists.handshake.record(o.handshake_us);
+                    } else {
+                        st.counters.reconnected += 1;
+                    }
                     let u = &mut st.users[i];
                     u.fd = stream.as_raw_fd();
                     u.stream = Some(stream.clone());
                     u.generation = u.generation.wrapping_add(1);
                     u.link = Link::Live;
-                    if u.dropped.is_some() && !core.ctx.peer {
-                        send_sync(&core, &mut st, i);
-                    }
-                    if first {
-                        settle(&core, &mut st);
+                    if core.ctx.peer {
+                        if first {
+                            settle(&core, &mut st);
+                        }
+                    } else if first {
+                        // Learn where the server's logs stand before the run
+                        // starts; the user settles when the answer comes.
+                        st.users[i].baseline = true;
+                        send_sync(&core, &mut st, i, true);
+                    } else if st.users[i].dropped.is_some() {
+                        send_sync(&core, &mut st, i, false);
                     }
                 }
                 read_loop(&core, i, &stream, o.leftover).await;
@@ -113,13 +123,17 @@ async fn user_task(core: Rc<Core>, i: usize, mut slot: Option<Slot>) {
     }
 }
 
-/// Asks for everything after the sequences user `i` has seen in order.
-fn send_sync(core: &Rc<Core>, st: &mut State, i: usize) {
+/// Asks for everything after the sequences user `i` has seen in order, or,
+/// for a `baseline`, for nothing (after the largest possible sequence): the
+/// answer then only tells the latest sequences.
+fn send_sync(core: &Rc<Core>, st: &mut State, i: usize, baseline: bool) {
+    const NOTHING: u64 = i64::MAX as u64;
     let u = &mut st.users[i];
     u.next_id += 1;
     let id = u.next_id;
-    let inbox = u.inbox.contiguous();
-    let groups: Vec<(i64, u64)> = u.group.iter().map(|(g, s)| (*g, s.contiguous())).collect();
+    let after = |s: &crate::account::SeqSet| if baseline { NOTHING } else { s.contiguous() };
+    let inbox = after(&u.inbox);
+    let groups: Vec<(i64, u64)> = u.group.iter().map(|(g, s)| (*g, after(s))).collect();
     u.link = Link::Syncing { id };
     st.scratch.clear();
     outbound::sync(&mut st.scratch, id, inbox, &groups);

@@ -84,6 +84,9 @@ pub struct User {
     pub reconnect: bool,
     /// Whether it sends in this scenario.
     pub sender: bool,
+    /// Its first sync, which only learns where the server's logs stand, is
+    /// under way.
+    pub baseline: bool,
 }
 
 impl User {
@@ -105,6 +108,7 @@ impl User {
             dropped: None,
             reconnect: false,
             sender,
+            baseline: false,
         }
     }
 

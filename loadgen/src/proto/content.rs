@@ -1,6 +1,8 @@
-//! The stamp in every message's `content`: who sent it, to which user or
-//! group, its sequence on that sender->destination stream and its send time,
-//! as `<sender>.<u|g><dst>.<seq>.<sent_us>:` padded with `x`. Decimal text
+//! The stamp in every message's `content`: which run, who sent it, to which
+//! user or group, its sequence on that sender->destination stream and its
+//! send time, as `<run>.<sender>.<u|g><dst>.<seq>.<sent_us>:` padded with
+//! `x`. The run id keeps messages of earlier runs against the same server
+//! (stored, then pushed or replayed) out of this run's accounting. Decimal text
 //! keeps the JSON valid for every server (imedge and the peers forward the
 //! content untouched) and parses in a few nanoseconds.
 
@@ -18,6 +20,8 @@ pub enum Dst {
 /// The identity of one message: enough to account for every delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stamp {
+    /// The run that sent it.
+    pub run: u32,
     /// The sending user.
     pub sender: i64,
     /// The destination.
@@ -36,6 +40,8 @@ pub const PAD: u8 = b'x';
 pub fn write(s: &Stamp, min_len: usize, out: &mut Vec<u8>) {
     let start = out.len();
     let mut b = itoa::Buffer::new();
+    out.extend_from_slice(b.format(s.run).as_bytes());
+    out.push(b'.');
     out.extend_from_slice(b.format(s.sender).as_bytes());
     out.push(b'.');
     let (tag, id) = match s.dst {
@@ -59,6 +65,8 @@ pub fn write(s: &Stamp, min_len: usize, out: &mut Vec<u8>) {
 /// content was not written by [`write`] (another client's message).
 pub fn parse(content: &[u8]) -> Option<Stamp> {
     let mut p = Cursor(content);
+    let run = u32::try_from(p.int()?).ok()?;
+    p.eat(b'.')?;
     let sender = p.int()?;
     p.eat(b'.')?;
     let tag = p.byte()?;
@@ -74,6 +82,7 @@ pub fn parse(content: &[u8]) -> Option<Stamp> {
     let sent_us = u64::try_from(p.int()?).ok()?;
     p.eat(b':')?;
     Some(Stamp {
+        run,
         sender,
         dst,
         seq,
@@ -116,6 +125,7 @@ mod tests {
     #[test]
     fn stamps_round_trip_and_pad() {
         let s = Stamp {
+            run: 4,
             sender: 17,
             dst: Dst::Group(9),
             seq: 3,
@@ -124,11 +134,11 @@ mod tests {
         let mut out = b"prefix".to_vec();
         write(&s, 64, &mut out);
         assert_eq!(out.len(), 6 + 64);
-        assert!(out.starts_with(b"prefix17.g9.3.1732290000123456:xx"));
+        assert!(out.starts_with(b"prefix4.17.g9.3.1732290000123456:xx"));
         assert_eq!(parse(&out[6..]), Some(s));
         let mut short = Vec::new();
         write(&s, 0, &mut short);
-        assert_eq!(short, b"17.g9.3.1732290000123456:");
+        assert_eq!(short, b"4.17.g9.3.1732290000123456:");
     }
 
     #[test]
@@ -136,10 +146,11 @@ mod tests {
         for bad in [
             &b""[..],
             b"hello",
-            b"17.x9.3.5:",
-            b"17.u9.3.5",
-            b"17.u9.99999999999.5:",
-            b"-1.u9.3.5:",
+            b"1.17.x9.3.5:",
+            b"1.17.u9.3.5",
+            b"1.17.u9.99999999999.5:",
+            b"1.-1.u9.3.5:",
+            b"17.u9.3.5:",
         ] {
             assert_eq!(parse(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }

@@ -114,11 +114,12 @@ mod tests {
 
     #[test]
     fn imedge_frames() {
-        let d = br#"{"id":3,"cmd":11,"dstid":4,"media":1,"content":"7.g4.2.99:xx","userid":7,"seq":12,"ts":5}"#;
+        let d = br#"{"id":3,"cmd":11,"dstid":4,"media":1,"content":"1.7.g4.2.99:xx","userid":7,"seq":12,"ts":5}"#;
         assert_eq!(
             classify(d),
             Inbound::Deliver {
                 stamp: Stamp {
+                    run: 1,
                     sender: 7,
                     dst: Dst::Group(4),
                     seq: 2,
@@ -155,7 +156,7 @@ mod tests {
 
     #[test]
     fn peer_frames_and_strangers() {
-        let d = br#"{"id":0,"userid":7,"cmd":10,"dstid":8,"media":1,"content":"7.u8.1.5:"}"#;
+        let d = br#"{"id":0,"userid":7,"cmd":10,"dstid":8,"media":1,"content":"1.7.u8.1.5:"}"#;
         assert!(matches!(classify(d), Inbound::Deliver { seq: None, .. }));
         assert_eq!(
             classify(br#"{"cmd":10,"content":"hello"}"#),

@@ -64,6 +64,7 @@ mod tests {
     #[test]
     fn messages_are_json_of_the_requested_size() {
         let s = Stamp {
+            run: 2,
             sender: 5,
             dst: Dst::User(6),
             seq: 1,
@@ -73,7 +74,9 @@ mod tests {
         message(&mut out, 7, None, &s, 128);
         assert_eq!(out.len(), 128);
         let text = std::str::from_utf8(&out).unwrap();
-        assert!(text.starts_with(r#"{"id":7,"cmd":10,"dstid":6,"media":1,"content":"5.u6.1.42:xx"#));
+        assert!(
+            text.starts_with(r#"{"id":7,"cmd":10,"dstid":6,"media":1,"content":"2.5.u6.1.42:xx"#)
+        );
         assert!(text.ends_with("x\"}"));
         out.clear();
         let g = Stamp {
@@ -83,7 +86,7 @@ mod tests {
         message(&mut out, 0, Some(5), &g, 0);
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
-            r#"{"id":0,"userid":5,"cmd":11,"dstid":3,"media":1,"content":"5.g3.1.42:"}"#
+            r#"{"id":0,"userid":5,"cmd":11,"dstid":3,"media":1,"content":"2.5.g3.1.42:"}"#
         );
     }
 

@@ -289,7 +289,7 @@ pub fn build(s: &Setup<'_>, outcome: Outcome) -> Report {
             failed: counters.connect_failed,
             failures: counters.connect_failures.clone(),
             phase_s: outcome.connect_s,
-            per_s: counters.connected as f64 / outcome.connect_s.max(1e-9),
+            per_s: (counters.connected - counters.reconnected) as f64 / outcome.connect_s.max(1e-9),
             connect_latency_us: hists.connect.percentiles(),
             handshake_latency_us: hists.handshake.percentiles(),
         },

@@ -57,7 +57,7 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(
         s,
         "connect    {}/{} connected in {:.2} s ({:.0}/s), {} failed {}",
-        k.connected.min(k.users as u64),
+        k.connected - r.counters.reconnected,
         k.users,
         k.phase_s,
         k.per_s,

@@ -11,6 +11,8 @@ pub struct Counters {
     pub connect_attempts: u64,
     /// Upgrades answered with 101 (first connects and reconnects).
     pub connected: u64,
+    /// Of `connected`, reconnections after a drop.
+    pub reconnected: u64,
     /// Connections that failed before the upgrade completed.
     pub connect_failed: u64,
     /// Failures by reason (`refused`, `timeout`, `http 503`, ...).
@@ -36,6 +38,8 @@ pub struct Counters {
     pub reordered: u64,
     /// cmd 10/11 frames without a loadgen stamp.
     pub foreign: u64,
+    /// Frames stamped by another run (stored earlier, pushed or replayed).
+    pub stale: u64,
     /// Other unrecognised text frames.
     pub other_frames: u64,
     /// A user's own messages handed back to it (sync replays of a group).
@@ -83,6 +87,7 @@ impl Counters {
         sum!(
             connect_attempts,
             connected,
+            reconnected,
             connect_failed,
             sent,
             acked,
@@ -95,6 +100,7 @@ impl Counters {
             reordered,
             foreign,
             other_frames,
+            stale,
             self_echoes,
             resync_duplicates,
             seq_gaps,

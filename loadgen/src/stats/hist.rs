@@ -129,6 +129,10 @@ mod tests {
         assert_eq!(c.percentiles().count, 1001);
         // HDR reports the highest value equivalent at 3 significant digits.
         assert!((5_000..=5_005).contains(&c.percentiles().max));
-        assert!((499..=501).contains(&a.quantile(0.5)), "{}", a.quantile(0.5));
+        assert!(
+            (499..=501).contains(&a.quantile(0.5)),
+            "{}",
+            a.quantile(0.5)
+        );
     }
 }
