@@ -16,6 +16,7 @@ pub mod procstat;
 pub mod proto;
 pub mod report;
 pub mod run;
+pub mod sink;
 pub mod stats;
 pub mod sys;
 pub mod target;
