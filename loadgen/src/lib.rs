@@ -5,6 +5,8 @@
 //! the run's phases over cores or worker processes, `account` joins what
 //! was sent with what was received, `report` prints, saves and plots it.
 
+#![warn(missing_docs)]
+
 pub mod account;
 pub mod cli;
 pub mod coord;

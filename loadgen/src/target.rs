@@ -172,6 +172,17 @@ mod tests {
     }
 
     #[test]
+    fn token_files_take_bare_tokens_and_pairs() {
+        let path = std::env::temp_dir().join(format!("lg-tokens-{}", std::process::id()));
+        std::fs::write(&path, "# comment\n7.99.abc\n8 other-token\n\n").unwrap();
+        let t = Tokens::from_file(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(t.token(7).unwrap(), "7.99.abc");
+        assert_eq!(t.token(8).unwrap(), "other-token");
+        assert!(t.token(9).is_err());
+    }
+
+    #[test]
     fn tokens_are_minted_for_the_user() {
         let t = Tokens::mint("0123456789abcdef");
         let tok = t.token(42).unwrap();

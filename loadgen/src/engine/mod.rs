@@ -167,4 +167,6 @@ pub struct CoreResult {
     /// CPU seconds of the whole process over the traffic window (reported
     /// by one core per process).
     pub process_cpu_s: Option<f64>,
+    /// Resident set of the whole process at the end, KiB (same core).
+    pub process_rss_kib: Option<u64>,
 }

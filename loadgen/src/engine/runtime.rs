@@ -108,13 +108,15 @@ async fn core_main(
             Command::Storm { share } => storm::drop_share(&core, share),
             Command::StopSending => core.phase.set(Phase::Draining),
             Command::Finish => {
-                let cpu_end = procstat::read("self").map(|u| u.cpu_s);
+                let end = procstat::read("self");
+                let cpu_end = end.map(|u| u.cpu_s);
                 finish(&core).await;
                 let process_cpu_s = match (report_cpu, cpu_at_start, cpu_end) {
                     (true, Some(a), Some(b)) => Some(b - a),
                     _ => None,
                 };
-                let result = collect(&core, process_cpu_s);
+                let rss = end.filter(|_| report_cpu).map(|u| u.rss_kib);
+                let result = collect(&core, process_cpu_s, rss);
                 let _ = core.events.send(Event::Final(Box::new(result)));
                 return;
             }
@@ -181,7 +183,7 @@ async fn finish(core: &Rc<Core>) {
 }
 
 /// Moves the core's results out.
-fn collect(core: &Core, process_cpu_s: Option<f64>) -> CoreResult {
+fn collect(core: &Core, process_cpu_s: Option<f64>, process_rss_kib: Option<u64>) -> CoreResult {
     let mut st = core.st.borrow_mut();
     let st = &mut *st;
     // Whatever is still waiting for an answer never got one.
@@ -202,5 +204,6 @@ fn collect(core: &Core, process_cpu_s: Option<f64>) -> CoreResult {
         tx: st.tx.drain().collect(),
         rx: st.rx.drain().collect(),
         process_cpu_s,
+        process_rss_kib,
     }
 }

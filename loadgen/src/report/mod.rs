@@ -199,6 +199,8 @@ pub struct StormOut {
 pub struct CpuOut {
     /// The loadgen's CPU seconds (all its processes).
     pub loadgen_cpu_s: Option<f64>,
+    /// The loadgen's resident set at the end, KiB (all its processes).
+    pub loadgen_rss_kib: Option<u64>,
     /// Messages sent per loadgen CPU second.
     pub loadgen_msgs_per_cpu_s: Option<f64>,
     /// The target's CPU seconds (`--target-pid`).
@@ -231,11 +233,15 @@ pub fn build(s: &Setup<'_>, outcome: Outcome) -> Report {
     let mut tx = TxTable::new();
     let mut rx = RxTable::new();
     let mut cpu: Option<f64> = None;
+    let mut rss: Option<u64> = None;
     for f in outcome.finals {
         counters.merge(&f.counters);
         hists.merge(&f.hists);
         tx.extend(f.tx);
         rx.extend(f.rx);
+        if let Some(k) = f.process_rss_kib {
+            *rss.get_or_insert(0) += k;
+        }
         if let Some(c) = f.process_cpu_s {
             *cpu.get_or_insert(0.0) += c;
         }
@@ -335,6 +341,7 @@ pub fn build(s: &Setup<'_>, outcome: Outcome) -> Report {
         storm,
         cpu: CpuOut {
             loadgen_cpu_s: cpu,
+            loadgen_rss_kib: rss,
             loadgen_msgs_per_cpu_s: cpu.filter(|&c| c > 0.0).map(|c| counters.sent as f64 / c),
             target_cpu_s: outcome.target_cpu_s,
             target_cpu_s_per_million_deliveries: per_million(outcome.target_cpu_s, r.delivered),

@@ -21,6 +21,10 @@ fn pct(p: &Percentiles) -> String {
     )
 }
 
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0))
+}
+
 fn codes(map: &std::collections::BTreeMap<String, u64>) -> String {
     if map.is_empty() {
         return "none".to_owned();
@@ -70,6 +74,45 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(s, "  tcp      {}", pct(&k.connect_latency_us));
     let _ = writeln!(s, "  upgrade  {}", pct(&k.handshake_latency_us));
+    if m.sent > 0 || r.scenario != crate::cli::Scenario::Connect {
+        messages(&mut s, r);
+    }
+    let _ = writeln!(s, "errors     {}", codes(&r.errors_by_code));
+    let _ = writeln!(s, "closes     {}", codes(&r.closes_by_code));
+    if let Some(st) = &r.storm {
+        let _ = writeln!(
+            s,
+            "storm      dropped {}  synced {}  missed {}  recovered {}  unrecovered {}",
+            st.dropped, st.synced, st.missed, st.recovered, st.unrecovered
+        );
+        let _ = writeln!(s, "  resync   {}", pct(&st.reconnect_latency_us));
+    }
+    let cpu = &r.cpu;
+    let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
+    let _ =
+        writeln!(
+        s,
+        "cpu        loadgen {} s ({} msg/cpu-s, RSS {})  target {} s ({} s per 1M deliveries, RSS max {})",
+        f(cpu.loadgen_cpu_s),
+        cpu.loadgen_msgs_per_cpu_s.map_or("-".to_owned(), |v| format!("{v:.0}")),
+        mib(cpu.loadgen_rss_kib),
+        f(cpu.target_cpu_s),
+        f(cpu.target_cpu_s_per_million_deliveries),
+        mib(cpu.target_rss_max_kib),
+    );
+    if r.counters.behind > 0 {
+        let _ = writeln!(
+            s,
+            "warning    the loadgen fell {} messages behind the requested rate: it was the bottleneck",
+            r.counters.behind
+        );
+    }
+    s
+}
+
+/// The message, delivery and latency lines.
+fn messages(s: &mut String, r: &Report) {
+    let m = &r.messages;
     let _ = writeln!(
         s,
         "messages   sent {} ({:.0}/s over {:.1} s)  acked {}  rejected {}  unresolved {}",
@@ -104,36 +147,6 @@ pub fn render(r: &Report) -> String {
     if r.latency_us.recovered.count > 0 {
         let _ = writeln!(s, "           synced   {}", pct(&r.latency_us.recovered));
     }
-    let _ = writeln!(s, "errors     {}", codes(&r.errors_by_code));
-    let _ = writeln!(s, "closes     {}", codes(&r.closes_by_code));
-    if let Some(st) = &r.storm {
-        let _ = writeln!(
-            s,
-            "storm      dropped {}  synced {}  missed {}  recovered {}  unrecovered {}",
-            st.dropped, st.synced, st.missed, st.recovered, st.unrecovered
-        );
-        let _ = writeln!(s, "  resync   {}", pct(&st.reconnect_latency_us));
-    }
-    let cpu = &r.cpu;
-    let f = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
-    let _ =
-        writeln!(
-        s,
-        "cpu        loadgen {} s ({} msg/cpu-s)  target {} s ({} s per 1M deliveries, RSS max {})",
-        f(cpu.loadgen_cpu_s),
-        cpu.loadgen_msgs_per_cpu_s.map_or("-".to_owned(), |v| format!("{v:.0}")),
-        f(cpu.target_cpu_s),
-        f(cpu.target_cpu_s_per_million_deliveries),
-        cpu.target_rss_max_kib.map_or("-".to_owned(), |k| format!("{:.1} MiB", k as f64 / 1024.0)),
-    );
-    if r.counters.behind > 0 {
-        let _ = writeln!(
-            s,
-            "warning    the loadgen fell {} messages behind the requested rate: it was the bottleneck",
-            r.counters.behind
-        );
-    }
-    s
 }
 
 /// Prints the summary to stdout.
