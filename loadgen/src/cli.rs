@@ -127,6 +127,9 @@ pub struct Args {
     /// Runtimes (pinned threads) per process [default: one per CPU]
     #[arg(long)]
     pub cores: Option<usize>,
+    /// CPUs to pin the cores to, round robin, e.g. 1 or 0-1 or 0,2 [default: all]; none: no pinning
+    #[arg(long)]
+    pub cpus: Option<String>,
     /// Processes: a number, or auto to use as many as the open-files limit needs
     #[arg(long, default_value = "1")]
     pub workers: String,

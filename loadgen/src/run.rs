@@ -105,16 +105,38 @@ pub fn cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The CPUs `--cpus` names (`None`: do not pin).
+pub fn pin_list(spec: Option<&str>) -> anyhow::Result<Option<Vec<usize>>> {
+    let Some(spec) = spec else {
+        return Ok(Some((0..cpus()).collect()));
+    };
+    if spec == "none" {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => out.extend(a.parse::<usize>()?..=b.parse::<usize>()?),
+            None => out.push(part.parse()?),
+        }
+    }
+    if out.is_empty() {
+        bail!("--cpus names no CPU");
+    }
+    Ok(Some(out))
+}
+
 /// Starts `cores` cores for `units` of the plan: core `c` is unit
-/// `first_unit + c`, pinned to CPU `(first_unit + c) % cpus`.
+/// `first_unit + c`, pinned to the `(first_unit + c)`-th CPU of `pins`
+/// (round robin).
 pub fn start_cores(
     ctx: &Arc<Ctx>,
     units: std::ops::Range<usize>,
     cores: usize,
     first_unit: usize,
+    pins: Option<&[usize]>,
     events: &flume::Sender<Event>,
 ) -> anyhow::Result<Vec<flume::Sender<Command>>> {
-    let ncpu = cpus();
     let mut senders = Vec::with_capacity(cores);
     for c in 0..cores {
         let users = ctx.plan.core_users(units.clone(), c, cores);
@@ -124,7 +146,7 @@ pub fn start_cores(
             ctx.clone(),
             unit,
             users,
-            Some(unit % ncpu),
+            pins.map(|p| p[unit % p.len()]),
             c == 0,
             rx,
             events.clone(),
@@ -184,7 +206,8 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     let (outcome, cores) = if workers == 1 {
         let cores = cores.min(plan.units()).max(1);
         let ctx = Arc::new(context(&args, plan.clone(), cores, run_id)?);
-        let senders = start_cores(&ctx, 0..plan.units(), cores, 0, &ev_tx)?;
+        let pins = pin_list(args.cpus.as_deref())?;
+        let senders = start_cores(&ctx, 0..plan.units(), cores, 0, pins.as_deref(), &ev_tx)?;
         drop(ev_tx);
         let schedule = schedule(&args, cores);
         let outcome = coordinate(&schedule, &ev_rx, |cmd| {

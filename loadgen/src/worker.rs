@@ -126,7 +126,15 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     limits::check_fds(users, setup.cores, soft, hard)?;
     let ctx = Arc::new(context(&args, plan, setup.cores * workers, setup.run_id)?);
     let (ev_tx, ev_rx) = flume::unbounded();
-    let senders = start_cores(&ctx, units, setup.cores, w * setup.cores, &ev_tx)?;
+    let pins = crate::run::pin_list(args.cpus.as_deref())?;
+    let senders = start_cores(
+        &ctx,
+        units,
+        setup.cores,
+        w * setup.cores,
+        pins.as_deref(),
+        &ev_tx,
+    )?;
     drop(ev_tx);
     let mut out = std::io::stdout().lock();
     writeln!(
