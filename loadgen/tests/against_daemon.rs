@@ -80,8 +80,14 @@ impl Daemon {
 
     /// Runs the loadgen with `args` and returns its JSON report.
     fn load(&self, args: &[&str]) -> Value {
+        self.load_with(args, &[])
+    }
+
+    /// Same, with extra environment variables for the loadgen.
+    fn load_with(&self, args: &[&str], env: &[(&str, &str)]) -> Value {
         let out = self.dir.with_extension(format!("{}.json", fastrand()));
         let status = Command::new(env!("CARGO_BIN_EXE_imedge-loadgen"))
+            .envs(env.iter().copied())
             .args(args)
             .args([
                 "--url",
@@ -233,4 +239,33 @@ fn chat_room_and_storm_lose_nothing() {
     assert_eq!(n(s, "synced"), 40, "{s}");
     assert!(n(s, "missed") > 0, "{s}");
     assert_eq!(n(s, "unrecovered"), 0, "{s}");
+}
+
+#[test]
+fn the_epoll_driver_accounts_the_same() {
+    let d = Daemon::start();
+    let env = [("MONOIO_FORCE_LEGACY_DRIVER", "1")];
+    let chat = d.load_with(
+        &["chat", "--users", "50", "--rate", "1000", "--duration", "1"],
+        &env,
+    );
+    assert_clean(&chat, 1);
+    let room = d.load_with(
+        &[
+            "room",
+            "--users",
+            "40",
+            "--groups",
+            "2",
+            "--group-size",
+            "20",
+            "--max",
+            "--inflight",
+            "2",
+            "--duration",
+            "1",
+        ],
+        &env,
+    );
+    assert_clean(&room, 19);
 }
