@@ -6,6 +6,8 @@
 //! was sent with what was received, `report` prints, saves and plots it.
 
 #![warn(missing_docs)]
+// System calls live in `sys`, the one module allowed to use `unsafe`.
+#![deny(unsafe_code)]
 
 pub mod account;
 pub mod cli;
@@ -20,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod sink;
 pub mod stats;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod target;
 pub mod worker;

@@ -6,6 +6,7 @@
 
 mod connect;
 mod core;
+mod pace;
 mod read;
 mod runtime;
 mod send;

@@ -11,7 +11,7 @@ use monoio::time::sleep;
 
 use super::core::{Core, Phase, State, READ_BUF};
 use super::user::User;
-use super::{send, storm, task, Command, CoreResult, Ctx, Event, Tick, TICK};
+use super::{pace, send, storm, task, Command, CoreResult, Ctx, Event, Tick, TICK};
 use crate::procstat;
 use crate::stats::now_us;
 use crate::sys;
@@ -103,7 +103,7 @@ async fn core_main(
             Command::Start => {
                 cpu_at_start = procstat::read("self").map(|u| u.cpu_s);
                 core.phase.set(Phase::Running);
-                monoio::spawn(send::pacer(core.clone()));
+                monoio::spawn(pace::pacer(core.clone()));
             }
             Command::Storm { share } => storm::drop_share(&core, share),
             Command::StopSending => core.phase.set(Phase::Draining),
