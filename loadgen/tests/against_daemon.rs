@@ -95,7 +95,7 @@ impl Daemon {
                 "--secret",
                 SECRET,
             ])
-            .args(["--quiet", "--ramp", "0.2", "--drain", "5", "--cores", "2"])
+            .args(["--quiet", "--ramp", "0.2", "--drain", "5"])
             .arg("--target-pid")
             .arg(self.child.id().to_string())
             .arg("--out")
@@ -197,6 +197,24 @@ fn chat_room_and_storm_lose_nothing() {
     ]);
     assert_clean(&room, 19);
     assert_eq!(room["config"]["groups"], 3);
+
+    // Two worker processes: their results merge into one report.
+    let workers = d.load(&[
+        "chat",
+        "--users",
+        "60",
+        "--rate",
+        "600",
+        "--duration",
+        "1",
+        "--workers",
+        "2",
+        "--cores",
+        "1",
+    ]);
+    assert_clean(&workers, 1);
+    assert_eq!(workers["config"]["workers"], 2);
+    assert_eq!(n(&workers, "connect.connected"), 60);
 
     let max = d.load(&[
         "chat",
