@@ -139,12 +139,10 @@ pub async fn send_all(stream: &TcpStream, mut data: &[u8], deadline: Instant) ->
 async fn read_head(stream: &TcpStream, deadline: Instant) -> Result<(usize, Vec<u8>), Fail> {
     let fd = stream.as_raw_fd();
     let mut buf = Vec::with_capacity(512);
-    let mut chunk = [0u8; 2048];
     loop {
-        match sys::recv(fd, &mut chunk) {
+        match recv_into(fd, &mut buf) {
             Ok(0) => return Err(Fail::Closed),
-            Ok(n) => {
-                buf.extend_from_slice(&chunk[..n]);
+            Ok(_) => {
                 if let Some(end) = memchr::memmem::find(&buf, b"\r\n\r\n") {
                     return Ok((end + 4, buf));
                 }
@@ -161,6 +159,15 @@ async fn read_head(stream: &TcpStream, deadline: Instant) -> Result<(usize, Vec<
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Appends what the socket has (up to 2 KiB) to `buf`. Not async, so its
+/// scratch array lives on the stack, not in every connection's future.
+fn recv_into(fd: std::os::fd::RawFd, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let mut chunk = [0u8; 2048];
+    let n = sys::recv(fd, &mut chunk)?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
 }
 
 /// Checks the status and the accept key of an upgrade answer's head.
