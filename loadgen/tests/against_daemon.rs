@@ -251,7 +251,11 @@ fn chat_room_and_storm_lose_nothing() {
     ]);
     let m = &storm["messages"];
     assert_eq!(n(m, "lost"), 0, "{m}");
-    assert_eq!(n(m, "duplicated") + n(m, "unexpected"), 0, "{m}");
+    assert_eq!(
+        n(m, "duplicated") + n(m, "unexpected") + n(m, "reordered"),
+        0,
+        "{m}"
+    );
     let s = &storm["storm"];
     assert_eq!(n(s, "dropped"), 40, "{s}");
     assert_eq!(n(s, "synced"), 40, "{s}");

@@ -17,8 +17,11 @@ pub struct Reckoning {
     pub lost: u64,
     /// Copies of a message a receiver already had.
     pub duplicated: u64,
-    /// Messages that reached a receiver after a later one of the same stream.
+    /// Messages that reached a receiver after a later one of the same
+    /// stream, on the live stream.
     pub reordered: u64,
+    /// Messages a sync brought after a later one had arrived live.
+    pub late_by_sync: u64,
     /// Deliveries of messages whose sender never learned their fate.
     pub unresolved_delivered: u64,
     /// Deliveries of messages the server said it refused.
@@ -70,6 +73,7 @@ where
             r.rejected_delivered += rejected;
             r.duplicated += u64::from(got.dups);
             r.reordered += u64::from(got.late);
+            r.late_by_sync += u64::from(got.late_by_sync);
             r.pairs_with_loss += u64::from(accepted > delivered);
             r.pairs_reordered += u64::from(got.late > 0);
             r.pairs_duplicated += u64::from(got.dups > 0);
@@ -111,7 +115,7 @@ mod tests {
     fn rx_stream(arrivals: &[u32]) -> RxStream {
         let mut s = RxStream::default();
         for &a in arrivals {
-            s.record(a);
+            s.record(a, false);
         }
         s
     }
@@ -174,6 +178,23 @@ mod tests {
         assert_eq!((r.unresolved_delivered, r.rejected_delivered), (1, 0));
         // The gap at 2 is not a reordering: 3 came after 1.
         assert_eq!(r.reordered, 0);
+    }
+
+    #[test]
+    fn gaps_filled_by_a_sync_are_not_reorderings() {
+        // 3 and 4 were sent while the receiver was away; 5 arrived live on
+        // its new connection before the sync replayed 3 and 4.
+        let t = tx(&[((1, Dst::User(2)), 5, &[], &[])]);
+        let mut s = rx_stream(&[1, 2, 5]);
+        s.record(3, true);
+        s.record(4, true);
+        let mut rx = RxTable::new();
+        rx.insert((2, 1, Dst::User(2)), s);
+        let r = reckon(&t, &rx, single);
+        assert_eq!(
+            (r.delivered, r.lost, r.reordered, r.late_by_sync),
+            (5, 0, 0, 2)
+        );
     }
 
     #[test]

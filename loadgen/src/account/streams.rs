@@ -33,16 +33,20 @@ pub struct RxStream {
     pub got: SeqSet,
     /// Copies of sequences already received.
     pub dups: u32,
-    /// Sequences that arrived after a higher one.
+    /// Sequences that arrived after a higher one on the live stream.
     pub late: u32,
+    /// Sequences that a sync brought after a higher one had arrived live:
+    /// recovered, not reordered by the server.
+    pub late_by_sync: u32,
 }
 
 impl RxStream {
-    /// Records the arrival of `seq`.
-    pub fn record(&mut self, seq: u32) -> Insert {
+    /// Records the arrival of `seq`; `by_sync`: it came in a sync replay.
+    pub fn record(&mut self, seq: u32, by_sync: bool) -> Insert {
         let r = self.got.insert(u64::from(seq));
         match r {
             Insert::Dup => self.dups += 1,
+            Insert::Late if by_sync => self.late_by_sync += 1,
             Insert::Late => self.late += 1,
             Insert::New => {}
         }

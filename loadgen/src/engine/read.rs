@@ -204,12 +204,12 @@ fn on_deliver(core: &Rc<Core>, st: &mut State, i: usize, stamp: Stamp, seq: Opti
         .rx
         .entry((uid, stamp.sender, stamp.dst))
         .or_default()
-        .record(stamp.seq)
+        .record(stamp.seq, syncing)
     {
         Insert::Dup => st.counters.duplicated += 1,
         r => {
             st.counters.delivered_unique += 1;
-            if r == Insert::Late {
+            if r == Insert::Late && !syncing {
                 st.counters.reordered += 1;
             }
             let latency = now.saturating_sub(stamp.sent_us);

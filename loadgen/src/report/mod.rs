@@ -138,6 +138,8 @@ pub struct MessagesOut {
     pub duplicated: u64,
     /// Messages that overtook one another on a sender-receiver pair.
     pub reordered: u64,
+    /// Messages a sync (after a drop) brought after later ones had arrived live.
+    pub late_by_sync: u64,
     /// Deliveries nobody expected.
     pub unexpected: u64,
     /// Deliveries of unresolved messages (accepted after all).
@@ -309,6 +311,7 @@ pub fn build(s: &Setup<'_>, outcome: Outcome) -> Report {
             lost: r.lost,
             duplicated: r.duplicated,
             reordered: r.reordered,
+            late_by_sync: r.late_by_sync,
             unexpected: r.unexpected,
             unresolved_delivered: r.unresolved_delivered,
             rejected_delivered: r.rejected_delivered,

@@ -82,8 +82,13 @@ pub fn render(r: &Report) -> String {
     if let Some(st) = &r.storm {
         let _ = writeln!(
             s,
-            "storm      dropped {}  synced {}  missed {}  recovered {}  unrecovered {}",
-            st.dropped, st.synced, st.missed, st.recovered, st.unrecovered
+            "storm      dropped {}  synced {}  missed {}  recovered {}  unrecovered {}  (late by sync {})",
+            st.dropped,
+            st.synced,
+            st.missed,
+            st.recovered,
+            st.unrecovered,
+            r.messages.late_by_sync
         );
         let _ = writeln!(s, "  resync   {}", pct(&st.reconnect_latency_us));
     }
