@@ -44,7 +44,8 @@ pub async fn serve(
             Vec::new()
         }
     };
-    let now = core.shared.now_ms();
+    core.refresh_clock();
+    let now = core.now_ms();
     let limits = &core.shared.limits;
     let bucket = TokenBucket::new(limits.rate_burst, now);
     let r = core
@@ -107,9 +108,10 @@ fn read_available(
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => return Flow::Done,
         };
+        core.refresh_clock();
         core.counters().bytes_in.fetch_add(n as u64, Relaxed);
         if let Some(c) = core.shard.borrow_mut().get_mut(r) {
-            c.live.last_activity_ms = core.shared.now_ms();
+            c.live.last_activity_ms = core.now_ms();
         }
         if matches!(flow, Flow::Discard) {
             continue;

@@ -2,7 +2,7 @@
 //! list and its scratch buffers. Lives on its own thread; shared by `Rc`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -12,7 +12,8 @@ use bytes::Bytes;
 use monoio::net::TcpStream;
 use slab::Slab;
 
-use super::shared::Shared;
+use super::inbox::CoreMsg;
+use super::shared::{unix_ms, Shared};
 use super::{sys, write};
 use crate::metrics::CoreCounters;
 use crate::shard::{ConnRef, Shard};
@@ -53,6 +54,14 @@ pub struct Core {
     pub listener_fd: Cell<RawFd>,
     /// Set once this core has begun draining.
     pub draining: Cell<bool>,
+    /// The time of the current wake: (core clock ms, Unix ms). Read per
+    /// message, refreshed once per batch, so the clock is not read per call.
+    clock: Cell<(u64, i64)>,
+    /// Users known to the store, among those this core owns (users are never
+    /// deleted, so a positive answer can be kept).
+    known_users: RefCell<HashSet<i64>>,
+    /// Messages for other cores, sent as one batch per core by the flusher.
+    outbox: RefCell<Vec<Vec<CoreMsg>>>,
 }
 
 impl Core {
@@ -60,7 +69,6 @@ impl Core {
     pub fn new(id: usize, shared: Arc<Shared>) -> Self {
         Self {
             id,
-            shared,
             shard: RefCell::new(Shard::new(id as u16)),
             seqs: RefCell::new(HashMap::new()),
             dirty: RefCell::new(Vec::new()),
@@ -70,6 +78,57 @@ impl Core {
             handshakes: RefCell::new(Slab::new()),
             listener_fd: Cell::new(-1),
             draining: Cell::new(false),
+            clock: Cell::new((0, 0)),
+            known_users: RefCell::new(HashSet::new()),
+            outbox: RefCell::new((0..shared.cores()).map(|_| Vec::new()).collect()),
+            shared,
+        }
+    }
+
+    /// Reads the clocks; called once at the start of each batch of work.
+    pub fn refresh_clock(&self) {
+        self.clock.set((self.shared.now_ms(), unix_ms()));
+    }
+
+    /// The core clock (ms since start) as of the last refresh.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.get().0
+    }
+
+    /// Unix time in ms as of the last refresh (the `ts` of messages).
+    pub fn unix_ms(&self) -> i64 {
+        self.clock.get().1
+    }
+
+    /// Whether `uid` is known to the store (positive answers are cached).
+    pub fn user_known(&self, uid: i64) -> Result<bool, StoreError> {
+        if self.known_users.borrow().contains(&uid) {
+            return Ok(true);
+        }
+        let known = self.shared.store.user_exists(uid)?;
+        if known {
+            self.known_users.borrow_mut().insert(uid);
+        }
+        Ok(known)
+    }
+
+    /// Queues `msg` for core `to`; the flusher sends each core's batch at once.
+    pub fn send(&self, to: usize, msg: CoreMsg) {
+        self.outbox.borrow_mut()[to].push(msg);
+        if let Some(w) = self.flusher.take() {
+            w.wake();
+        }
+    }
+
+    /// Hands every queued batch to its core's inbox.
+    pub fn flush_outbox(&self) {
+        let mut outbox = self.outbox.borrow_mut();
+        for (to, batch) in outbox.iter_mut().enumerate() {
+            match batch.len() {
+                0 => {}
+                1 => self.shared.send(to, batch.pop().expect("one message")),
+                _ => self.shared.send(to, CoreMsg::Batch(std::mem::take(batch))),
+            }
         }
     }
 
@@ -98,10 +157,7 @@ impl Core {
         if to.core as usize == self.id {
             self.push(to, frame);
         } else {
-            self.shared.send(
-                to.core as usize,
-                super::inbox::CoreMsg::Deliver { to, frame },
-            );
+            self.send(to.core as usize, CoreMsg::Deliver { to, frame });
         }
     }
 
@@ -179,7 +235,7 @@ impl Core {
     }
 
     fn close_key(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32, close_code: u16, reason: &str) {
-        let now = self.shared.now_ms();
+        let now = self.now_ms();
         let Some(c) = shard.by_key_mut(key) else {
             return;
         };
@@ -198,6 +254,7 @@ impl Core {
         cx: &mut std::task::Context<'_>,
         into: &mut Vec<u32>,
     ) -> std::task::Poll<()> {
+        self.flush_outbox();
         let mut dirty = self.dirty.borrow_mut();
         if dirty.is_empty() {
             self.flusher.set(Some(cx.waker().clone()));

@@ -8,7 +8,6 @@ use bytes::Bytes;
 
 use super::core::Core;
 use super::inbox::CoreMsg;
-use super::shared::unix_ms;
 use crate::msg::{self, Cmd, Envelope};
 use crate::route::core_of;
 use crate::shard::ConnRef;
@@ -27,7 +26,7 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
     }
     let allowed = {
         let limits = &core.shared.limits;
-        let now = core.shared.now_ms();
+        let now = core.now_ms();
         let mut shard = core.shard.borrow_mut();
         shard
             .get_mut(from)
@@ -44,7 +43,7 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
                 deliver_single(core, from, uid, &env, payload);
             } else {
                 let payload = Bytes::copy_from_slice(payload);
-                core.shared.send(
+                core.send(
                     owner,
                     CoreMsg::Single {
                         from,
@@ -61,7 +60,7 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
                 deliver_room(core, from, uid, &env, payload);
             } else {
                 let payload = Bytes::copy_from_slice(payload);
-                core.shared.send(
+                core.send(
                     owner,
                     CoreMsg::Room {
                         from,
@@ -90,7 +89,7 @@ fn unavailable(core: &Core, to: ConnRef, id: i64, e: &StoreError) {
 /// Stores and delivers a single message on the recipient's core.
 pub fn deliver_single(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelope, payload: &[u8]) {
     let dst = env.dstid;
-    match core.shared.store.user_exists(dst) {
+    match core.user_known(dst) {
         Ok(true) => {}
         Ok(false) => return error(core, from, env.id, 404, "unknown recipient"),
         Err(e) => return unavailable(core, from, env.id, &e),
@@ -132,7 +131,7 @@ pub fn deliver_room(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelope,
         if c == core.id {
             core.fanout(gid, &frame, from);
         } else {
-            core.shared.send(
+            core.send(
                 c,
                 CoreMsg::Fanout {
                     gid,
@@ -161,7 +160,7 @@ fn stamp_and_store(
             return None;
         }
     };
-    let ts = unix_ms();
+    let ts = core.unix_ms();
     let frame = msg::stamped_frame(payload, env, sender, seq, ts);
     if let Err(e) = core.shared.store.append(log, seq, frame.clone()) {
         unavailable(core, from, env.id, &e);

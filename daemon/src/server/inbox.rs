@@ -77,11 +77,14 @@ pub enum CoreMsg {
     },
     /// Begin the graceful drain.
     Drain,
+    /// Several messages from one core, sent together to save channel and wake-up costs.
+    Batch(Vec<CoreMsg>),
 }
 
 /// Drains the inbox until every sender is gone.
 pub async fn run(core: Rc<Core>, rx: flume::Receiver<CoreMsg>) {
     while let Ok(first) = rx.recv_async().await {
+        core.refresh_clock();
         handle(&core, first);
         for msg in rx.try_iter().take(BATCH) {
             handle(&core, msg);
@@ -140,5 +143,10 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             let _ = done.send(());
         }
         CoreMsg::Drain => core.drain(),
+        CoreMsg::Batch(batch) => {
+            for msg in batch {
+                handle(core, msg);
+            }
+        }
     }
 }

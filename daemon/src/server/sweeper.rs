@@ -25,7 +25,8 @@ pub async fn run(core: Rc<Core>) {
     let mut interval = monoio::time::interval(tick(&core));
     loop {
         interval.tick().await;
-        sweep(&core, core.shared.now_ms());
+        core.refresh_clock();
+        sweep(&core, core.now_ms());
     }
 }
 
