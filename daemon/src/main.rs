@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use imedge::config::{Config, ServeArgs, StoreSpec};
-use imedge::server::{self, Limits};
+use imedge::server;
 use imedge::store::{memory::MemoryStore, Store};
 
 #[global_allocator]
@@ -71,8 +71,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             anyhow::bail!("store {other:?} is not available in this build yet; use --store memory")
         }
     };
-    let limits = Limits::from(&cfg);
-    server::run(cfg.listen, cfg.threads(), limits, secret, store, |addr| {
+    server::run(cfg, secret, store, |addr| {
         // Scripts and tests read the bound address (port 0 resolves here).
         println!("imedge listening on {addr}");
         let _ = std::io::stdout().flush();

@@ -46,7 +46,7 @@ pub async fn serve(
     };
     core.refresh_clock();
     let now = core.now_ms();
-    let limits = &core.shared.limits;
+    let limits = &core.shared.config;
     let bucket = TokenBucket::new(limits.rate_burst, now);
     let r = core
         .shard

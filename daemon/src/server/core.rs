@@ -191,7 +191,7 @@ impl Core {
     }
 
     fn push_key(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32, frame: Bytes) {
-        let bound = self.shared.limits.outbound_queue_bytes;
+        let bound = self.shared.config.outbound_queue_bytes;
         let Some(c) = shard.by_key_mut(key) else {
             return;
         };

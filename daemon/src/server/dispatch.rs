@@ -25,7 +25,7 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
         return;
     }
     let allowed = {
-        let limits = &core.shared.limits;
+        let limits = &core.shared.config;
         let now = core.now_ms();
         let mut shard = core.shard.borrow_mut();
         shard

@@ -29,7 +29,7 @@ struct Deadline<'a> {
 
 impl Deadline<'_> {
     fn refresh(&self) {
-        let at = self.core.shared.now_ms() + self.core.shared.limits.handshake_timeout_ms;
+        let at = self.core.shared.now_ms() + self.core.shared.config.handshake_timeout_ms;
         if let Some(p) = self.core.handshakes.borrow_mut().get_mut(self.slot) {
             p.deadline_ms = at;
         }
@@ -45,7 +45,7 @@ impl Drop for Deadline<'_> {
 /// Serves requests on a fresh socket until it closes or upgrades.
 pub async fn serve(core: Rc<Core>, stream: TcpStream) {
     let fd = stream.as_raw_fd();
-    let deadline_ms = core.shared.now_ms() + core.shared.limits.handshake_timeout_ms;
+    let deadline_ms = core.shared.now_ms() + core.shared.config.handshake_timeout_ms;
     let slot = core
         .handshakes
         .borrow_mut()
@@ -171,7 +171,7 @@ async fn upgrade(core: Rc<Core>, stream: TcpStream, head: RequestHead, pending: 
         )
         .await;
     }
-    if let Err(rej) = http::check_origin(up.origin.as_deref(), &shared.limits.allowed_origins) {
+    if let Err(rej) = http::check_origin(up.origin.as_deref(), &shared.config.allowed_origins) {
         return refuse(&core, &stream, rej.status, rej.reason, rej.msg).await;
     }
     if shared.draining() {

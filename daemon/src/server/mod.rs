@@ -26,7 +26,8 @@ use monoio::{FusionDriver, FusionRuntime, LegacyDriver, RuntimeBuilder};
 
 use self::core::Core;
 use self::inbox::CoreMsg;
-pub use self::shared::{Limits, Shared};
+pub use self::shared::Shared;
+use crate::config::Config;
 use crate::store::Store;
 
 /// io_uring submission queue entries per core.
@@ -35,9 +36,7 @@ const RING_ENTRIES: u32 = 1024;
 /// Runs the node until a drain (SIGTERM or SIGINT) completes. `on_listen`
 /// is called with the bound address once every core listens.
 pub fn run(
-    listen: SocketAddr,
-    threads: usize,
-    limits: Limits,
+    config: Config,
     secret: Vec<u8>,
     store: Arc<dyn Store>,
     on_listen: impl FnOnce(SocketAddr),
@@ -46,9 +45,10 @@ pub fn run(
         Ok(n) => tracing::info!(limit = n, "open-files limit"),
         Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
     }
+    let (listen, threads) = (config.listen, config.threads());
     let addr = accept::probe(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| flume::unbounded::<CoreMsg>()).unzip();
-    let shared = Arc::new(Shared::new(limits, secret, store, txs));
+    let shared = Arc::new(Shared::new(config, secret, store, txs));
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Listeners first, then runtimes, and accepting only once every core has
     // its runtime: an early core must not use up the descriptors a later
@@ -99,7 +99,7 @@ pub fn run(
     for core in 0..shared.cores() {
         shared.send(core, CoreMsg::Drain);
     }
-    let deadline = Instant::now() + Duration::from_millis(shared.limits.drain_timeout_ms);
+    let deadline = Instant::now() + Duration::from_millis(shared.config.drain_timeout_ms);
     while shared.ws_conns.load(Relaxed) > 0 && Instant::now() < deadline {
         if drain_rx.try_recv().is_ok() {
             tracing::warn!("second signal: exiting without waiting for the drain");

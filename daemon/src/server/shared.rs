@@ -10,52 +10,10 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// The limits and timings the cores enforce (from the config).
-#[derive(Clone, Debug)]
-pub struct Limits {
-    /// Largest WebSocket message accepted (bytes); larger ones close with 1009.
-    pub max_message_bytes: usize,
-    /// Time allowed to complete an HTTP request head or upgrade.
-    pub handshake_timeout_ms: u64,
-    /// Quiet time after which the server pings.
-    pub ping_interval_ms: u64,
-    /// Quiet time after which the server closes.
-    pub idle_timeout_ms: u64,
-    /// WebSocket connections above which upgrades get 503.
-    pub max_connections: usize,
-    /// Origins allowed to upgrade (empty: any).
-    pub allowed_origins: Vec<String>,
-    /// Messages per second per connection.
-    pub rate_limit: u32,
-    /// Burst of the per-connection token bucket.
-    pub rate_burst: u32,
-    /// Outbound bytes queued per connection before it is closed as a slow consumer.
-    pub outbound_queue_bytes: usize,
-    /// Longest a drain may take before the process exits anyway.
-    pub drain_timeout_ms: u64,
-}
-
-impl From<&Config> for Limits {
-    fn from(cfg: &Config) -> Self {
-        Self {
-            max_message_bytes: cfg.max_message_bytes,
-            handshake_timeout_ms: cfg.handshake_timeout_ms,
-            ping_interval_ms: cfg.ping_interval_ms,
-            idle_timeout_ms: cfg.idle_timeout_ms,
-            max_connections: cfg.max_connections,
-            allowed_origins: cfg.allowed_origins.clone(),
-            rate_limit: cfg.rate_limit,
-            rate_burst: cfg.rate_burst,
-            outbound_queue_bytes: cfg.outbound_queue_bytes,
-            drain_timeout_ms: cfg.drain_timeout_ms,
-        }
-    }
-}
-
 /// Process-wide state, shared by reference between the cores.
 pub struct Shared {
-    /// Limits and timings.
-    pub limits: Limits,
+    /// The validated configuration: limits and timings the cores enforce.
+    pub config: Config,
     /// The token secret.
     pub secret: Vec<u8>,
     /// Users, groups and message logs.
@@ -72,13 +30,13 @@ pub struct Shared {
 impl Shared {
     /// Shared state for `inboxes.len()` cores.
     pub fn new(
-        limits: Limits,
+        config: Config,
         secret: Vec<u8>,
         store: Arc<dyn Store>,
         inboxes: Vec<flume::Sender<CoreMsg>>,
     ) -> Self {
         Self {
-            limits,
+            config,
             secret,
             store,
             metrics: Metrics::new(inboxes.len()),
@@ -107,7 +65,7 @@ impl Shared {
     /// Reserves a WebSocket connection slot; false at the limit.
     pub fn try_reserve_conn(&self) -> bool {
         let prev = self.ws_conns.fetch_add(1, Relaxed);
-        if prev >= self.limits.max_connections {
+        if prev >= self.config.max_connections {
             self.ws_conns.fetch_sub(1, Relaxed);
             return false;
         }

@@ -12,7 +12,7 @@ use crate::ws::{close as code, encode};
 
 /// The tick: a quarter of the shortest timing, between 10 ms and 1 s.
 pub fn tick(core: &Core) -> Duration {
-    let l = &core.shared.limits;
+    let l = &core.shared.config;
     let shortest = l
         .ping_interval_ms
         .min(l.idle_timeout_ms)
@@ -31,7 +31,7 @@ pub async fn run(core: Rc<Core>) {
 }
 
 fn sweep(core: &Rc<Core>, now: u64) {
-    let limits = &core.shared.limits;
+    let limits = &core.shared.config;
     let mut ping = Vec::new();
     let mut idle = Vec::new();
     let mut dead = Vec::new();
