@@ -17,7 +17,7 @@ use super::shared::{unix_ms, Shared};
 use super::{sys, write};
 use crate::metrics::CoreCounters;
 use crate::shard::{ConnRef, Shard};
-use crate::store::{LogKey, StoreError};
+use crate::store::{LogKey, StoreError, Ticket};
 use crate::ws::{close as code, encode};
 
 /// Size of the per-core read buffer every connection reads into.
@@ -62,6 +62,17 @@ pub struct Core {
     known_users: RefCell<HashSet<i64>>,
     /// Messages for other cores, sent as one batch per core by the flusher.
     outbox: RefCell<Vec<Vec<CoreMsg>>>,
+    /// Acks waiting for the store to make their message durable, by ticket.
+    acks: RefCell<HashMap<u64, PendingAck>>,
+    next_ticket: Cell<u64>,
+}
+
+/// An ack to send once its message is durable.
+struct PendingAck {
+    to: ConnRef,
+    id: i64,
+    seq: u64,
+    ts: i64,
 }
 
 impl Core {
@@ -80,6 +91,8 @@ impl Core {
             draining: Cell::new(false),
             clock: Cell::new((0, 0)),
             known_users: RefCell::new(HashSet::new()),
+            acks: RefCell::new(HashMap::new()),
+            next_ticket: Cell::new(0),
             outbox: RefCell::new((0..shared.cores()).map(|_| Vec::new()).collect()),
             shared,
         }
@@ -110,6 +123,42 @@ impl Core {
             self.known_users.borrow_mut().insert(uid);
         }
         Ok(known)
+    }
+
+    /// A fresh store ticket for an append made by this core.
+    pub fn ticket(&self) -> Ticket {
+        let id = self.next_ticket.get() + 1;
+        self.next_ticket.set(id);
+        Ticket { core: self.id, id }
+    }
+
+    /// Remembers to ack (cmd 20) when the store reports `ticket` durable.
+    pub fn ack_when_durable(&self, ticket: u64, to: ConnRef, id: i64, seq: u64, ts: i64) {
+        self.acks
+            .borrow_mut()
+            .insert(ticket, PendingAck { to, id, seq, ts });
+    }
+
+    /// The store's report on appends of this core: acks for the durable
+    /// ones, error 503 for the failed ones (delivered live, but not kept).
+    pub fn durable(&self, done: Vec<(u64, Result<(), StoreError>)>) {
+        for (ticket, outcome) in done {
+            let Some(p) = self.acks.borrow_mut().remove(&ticket) else {
+                continue;
+            };
+            match outcome {
+                Ok(()) if p.id != 0 => self.deliver(p.to, crate::msg::ack_frame(p.id, p.seq, p.ts)),
+                Ok(()) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, seq = p.seq, "append failed after live delivery");
+                    self.counters().error(503);
+                    self.deliver(
+                        p.to,
+                        crate::msg::error_frame(p.id, 503, "store could not keep the message"),
+                    );
+                }
+            }
+        }
     }
 
     /// Queues `msg` for core `to`; the flusher sends each core's batch at once.

@@ -11,7 +11,7 @@ use super::inbox::CoreMsg;
 use crate::msg::{self, Cmd, Envelope};
 use crate::route::core_of;
 use crate::shard::ConnRef;
-use crate::store::{LogKey, StoreError};
+use crate::store::{Appended, LogKey, StoreError};
 
 /// Handles one complete text message from connection `from` of user `uid`.
 pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
@@ -94,13 +94,11 @@ pub fn deliver_single(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelop
         Ok(false) => return error(core, from, env.id, 404, "unknown recipient"),
         Err(e) => return unavailable(core, from, env.id, &e),
     }
-    let Some((seq, ts, frame)) =
-        stamp_and_store(core, from, LogKey::Inbox(dst), sender, env, payload)
-    else {
+    let Some(a) = stamp_and_store(core, from, LogKey::Inbox(dst), sender, env, payload) else {
         return;
     };
-    core.push_user(dst, &frame);
-    ack(core, from, env.id, seq, ts);
+    core.push_user(dst, &a.frame);
+    ack(core, from, env.id, &a);
 }
 
 /// Checks membership, stores, and fans a room message out to every core
@@ -122,29 +120,37 @@ pub fn deliver_room(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelope,
         Ok(Some((code, reason))) => return error(core, from, env.id, code, reason),
         Err(e) => return unavailable(core, from, env.id, &e),
     }
-    let Some((seq, ts, frame)) =
-        stamp_and_store(core, from, LogKey::Group(gid), sender, env, payload)
-    else {
+    let Some(a) = stamp_and_store(core, from, LogKey::Group(gid), sender, env, payload) else {
         return;
     };
     for c in 0..core.shared.cores() {
         if c == core.id {
-            core.fanout(gid, &frame, from);
+            core.fanout(gid, &a.frame, from);
         } else {
             core.send(
                 c,
                 CoreMsg::Fanout {
                     gid,
-                    frame: frame.clone(),
+                    frame: a.frame.clone(),
                     except: from,
                 },
             );
         }
     }
-    ack(core, from, env.id, seq, ts);
+    ack(core, from, env.id, &a);
 }
 
-/// Takes the next seq of `log`, builds the frame once and stores it.
+/// A message numbered, framed and handed to the store.
+struct Accepted {
+    seq: u64,
+    ts: i64,
+    frame: Bytes,
+    /// The store's ticket when the append is not durable yet.
+    pending: Option<u64>,
+}
+
+/// Takes the next seq of `log`, builds the frame once and hands it to the
+/// store; live delivery does not wait for the store to make it durable.
 fn stamp_and_store(
     core: &Core,
     from: ConnRef,
@@ -152,7 +158,7 @@ fn stamp_and_store(
     sender: i64,
     env: &Envelope,
     payload: &[u8],
-) -> Option<(u64, i64, Bytes)> {
+) -> Option<Accepted> {
     let seq = match core.next_seq(log) {
         Ok(s) => s,
         Err(e) => {
@@ -162,16 +168,29 @@ fn stamp_and_store(
     };
     let ts = core.unix_ms();
     let frame = msg::stamped_frame(payload, env, sender, seq, ts);
-    if let Err(e) = core.shared.store.append(log, seq, frame.clone()) {
-        unavailable(core, from, env.id, &e);
-        return None;
-    }
+    let ticket = core.ticket();
+    let pending = match core.shared.store.append(log, seq, frame.clone(), ticket) {
+        Ok(Appended::Durable) => None,
+        Ok(Appended::Pending) => Some(ticket.id),
+        Err(e) => {
+            unavailable(core, from, env.id, &e);
+            return None;
+        }
+    };
     core.commit_seq(log, seq);
-    Some((seq, ts, frame))
+    Some(Accepted {
+        seq,
+        ts,
+        frame,
+        pending,
+    })
 }
 
-fn ack(core: &Core, to: ConnRef, id: i64, seq: u64, ts: i64) {
-    if id != 0 {
-        core.deliver(to, msg::ack_frame(id, seq, ts));
+/// Acks now, or once the store reports the append durable.
+fn ack(core: &Core, to: ConnRef, id: i64, a: &Accepted) {
+    match a.pending {
+        Some(ticket) => core.ack_when_durable(ticket, to, id, a.seq, a.ts),
+        None if id != 0 => core.deliver(to, msg::ack_frame(id, a.seq, a.ts)),
+        None => {}
     }
 }

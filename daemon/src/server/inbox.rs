@@ -77,6 +77,8 @@ pub enum CoreMsg {
     },
     /// Begin the graceful drain.
     Drain,
+    /// The store's report on appends this core made: (ticket, outcome).
+    Durable(Vec<(u64, Result<(), crate::store::StoreError>)>),
     /// Several messages from one core, sent together to save channel and wake-up costs.
     Batch(Vec<CoreMsg>),
 }
@@ -143,6 +145,7 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             let _ = done.send(());
         }
         CoreMsg::Drain => core.drain(),
+        CoreMsg::Durable(done) => core.durable(done),
         CoreMsg::Batch(batch) => {
             for msg in batch {
                 handle(core, msg);

@@ -48,6 +48,10 @@ pub fn run(
     let (listen, threads) = (config.listen, config.threads());
     let addr = accept::probe(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| flume::unbounded::<CoreMsg>()).unzip();
+    let inboxes = txs.clone();
+    store.set_notify(Arc::new(move |core, done| {
+        let _ = inboxes[core].send(CoreMsg::Durable(done));
+    }));
     let shared = Arc::new(Shared::new(config, secret, store, txs));
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Listeners first, then runtimes, and accepting only once every core has

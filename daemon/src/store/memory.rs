@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use super::{Group, LogKey, Store, StoreError, Stored};
+use super::{Appended, Group, LogKey, Store, StoreError, Stored, Ticket};
 
 const SHARDS: usize = 64;
 
@@ -89,7 +89,13 @@ impl Store for MemoryStore {
         Ok(lock(self.shard(log)).get(&log).map_or(0, |l| l.last))
     }
 
-    fn append(&self, log: LogKey, seq: u64, frame: Bytes) -> Result<(), StoreError> {
+    fn append(
+        &self,
+        log: LogKey,
+        seq: u64,
+        frame: Bytes,
+        _ticket: Ticket,
+    ) -> Result<Appended, StoreError> {
         let mut logs = lock(self.shard(log));
         let l = logs.entry(log).or_default();
         if seq != l.last + 1 {
@@ -110,7 +116,7 @@ impl Store for MemoryStore {
             l.bytes -= old.len();
             l.first += 1;
         }
-        Ok(())
+        Ok(Appended::Durable)
     }
 
     fn read(&self, log: LogKey, after: u64, limit: usize) -> Result<Vec<Stored>, StoreError> {
@@ -190,62 +196,21 @@ impl Store for MemoryStore {
 mod tests {
     use super::*;
 
-    fn f(s: &'static str) -> Bytes {
-        Bytes::from_static(s.as_bytes())
-    }
-
     #[test]
-    fn sequences_start_at_one_and_read_in_order() {
-        let s = MemoryStore::new(100, 1 << 20);
-        let log = LogKey::Inbox(7);
-        assert_eq!(s.last_seq(log).unwrap(), 0);
-        s.append(log, 1, f("a")).unwrap();
-        s.append(log, 2, f("b")).unwrap();
-        assert_eq!(s.last_seq(log).unwrap(), 2);
-        let r = s.read(log, 0, 10).unwrap();
-        assert_eq!(
-            r,
-            vec![
-                Stored {
-                    seq: 1,
-                    frame: f("a")
-                },
-                Stored {
-                    seq: 2,
-                    frame: f("b")
-                }
-            ]
-        );
-        assert_eq!(s.read(log, 1, 10).unwrap()[0].seq, 2);
-    }
-
-    #[test]
-    fn a_gap_or_reuse_is_refused() {
-        let s = MemoryStore::new(100, 1 << 20);
-        let log = LogKey::Group(1);
-        s.append(log, 1, f("a")).unwrap();
-        assert!(s.append(log, 3, f("c")).is_err());
-        assert!(s.append(log, 1, f("a")).is_err());
-    }
-
-    #[test]
-    fn retention_drops_the_oldest_and_keeps_numbering() {
-        let s = MemoryStore::new(2, 1 << 20);
-        let log = LogKey::Inbox(1);
-        for (i, p) in ["a", "b", "c"].into_iter().enumerate() {
-            s.append(log, i as u64 + 1, f(p)).unwrap();
-        }
-        assert_eq!(s.last_seq(log).unwrap(), 3);
-        let r = s.read(log, 0, 10).unwrap();
-        assert_eq!(r.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![2, 3]);
+    fn conforms() {
+        super::super::conformance::run_all(&|| {
+            Box::new(MemoryStore::new(super::super::conformance::RETAIN, 1 << 20))
+        });
     }
 
     #[test]
     fn retention_by_bytes_keeps_the_newest() {
         let s = MemoryStore::new(100, 5);
         let log = LogKey::Inbox(1);
-        s.append(log, 1, f("abc")).unwrap();
-        s.append(log, 2, f("def")).unwrap();
+        let t = Ticket { core: 0, id: 0 };
+        let f = |s: &'static str| Bytes::from_static(s.as_bytes());
+        s.append(log, 1, f("abc"), t).unwrap();
+        s.append(log, 2, f("def"), t).unwrap();
         assert_eq!(
             s.read(log, 0, 10).unwrap(),
             vec![Stored {
@@ -253,23 +218,7 @@ mod tests {
                 frame: f("def")
             }]
         );
-        s.append(log, 3, f("too long for the cap")).unwrap();
+        s.append(log, 3, f("too long for the cap"), t).unwrap();
         assert_eq!(s.read(log, 0, 10).unwrap()[0].seq, 3);
-    }
-
-    #[test]
-    fn groups_track_members_both_ways() {
-        let s = MemoryStore::default();
-        let g = s.create_group(5, "room").unwrap();
-        assert!(s.is_member(g.id, 5).unwrap());
-        s.join_group(g.id, 6).unwrap();
-        assert_eq!(s.user_groups(6).unwrap(), vec![g.clone()]);
-        s.leave_group(g.id, 6).unwrap();
-        assert!(!s.is_member(g.id, 6).unwrap());
-        assert!(s.user_groups(6).unwrap().is_empty());
-        assert!(matches!(
-            s.join_group(99, 1),
-            Err(StoreError::NoSuchGroup(99))
-        ));
     }
 }

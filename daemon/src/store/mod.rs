@@ -6,7 +6,11 @@
 //! appends them in order. Backends: [`memory::MemoryStore`] (no durability;
 //! tests and comparisons with peers that store nothing).
 
+#[cfg(test)]
+pub mod conformance;
 pub mod memory;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -54,6 +58,28 @@ pub struct Group {
     pub owner: i64,
 }
 
+/// Names one append so its durability can be reported to the core that made it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// The core waiting for the answer.
+    pub core: usize,
+    /// That core's number for the append.
+    pub id: u64,
+}
+
+/// What [`Store::append`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Durable (as this backend defines it) already: the caller acks now.
+    Durable,
+    /// Queued: the ticket comes back through the [`Notify`] callback.
+    Pending,
+}
+
+/// Reports finished appends to core `core`: (ticket id, outcome) pairs,
+/// batched. Called on the store's own thread.
+pub type Notify = Arc<dyn Fn(usize, Vec<(u64, Result<(), StoreError>)>) + Send + Sync>;
+
 /// Storage for accounts, groups and message logs. Shared by every core;
 /// calls must be short and never wait on the network or the disk on the
 /// caller's thread (backends that do I/O queue it to their own threads).
@@ -64,8 +90,20 @@ pub trait Store: Send + Sync + 'static {
     fn user_exists(&self, uid: i64) -> Result<bool, StoreError>;
     /// The last sequence number stored in `log` (0 when empty).
     fn last_seq(&self, log: LogKey) -> Result<u64, StoreError>;
-    /// Appends a message; `seq` must be `last_seq(log) + 1`.
-    fn append(&self, log: LogKey, seq: u64, frame: Bytes) -> Result<(), StoreError>;
+    /// Appends a message; `seq` must be `last_seq(log) + 1` (counting
+    /// pending appends). Never waits for the disk: a backend that commits
+    /// later answers [`Appended::Pending`] and reports `ticket` through the
+    /// [`Notify`] it was given; an error here means nothing was queued.
+    fn append(
+        &self,
+        log: LogKey,
+        seq: u64,
+        frame: Bytes,
+        ticket: Ticket,
+    ) -> Result<Appended, StoreError>;
+    /// Gives the backend the callback that reports pending appends
+    /// (backends that are durable at once ignore it).
+    fn set_notify(&self, _notify: Notify) {}
     /// Up to `limit` stored messages of `log` with seq greater than `after`, in order.
     fn read(&self, log: LogKey, after: u64, limit: usize) -> Result<Vec<Stored>, StoreError>;
     /// Creates a group owned (and joined) by `owner`.
