@@ -89,6 +89,7 @@ fn store_failure(e: StoreError) -> Failure {
     match e {
         StoreError::NoSuchGroup(g) => (404, format!("group {g} does not exist")),
         StoreError::NoSuchUser(u) => (404, format!("user {u} does not exist")),
+        StoreError::MobileTaken => (409, "mobile number already registered".to_owned()),
         StoreError::Unavailable(_) => {
             tracing::warn!(error = %e, "store unavailable for an API call");
             (503, "store unavailable".to_owned())

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Appended, LogKey, Store, StoreError, Ticket};
+use super::{Appended, Cursor, LogKey, Store, StoreError, Ticket};
 
 /// Messages per log the factory's stores must keep (retention is tested against it).
 pub const RETAIN: usize = 3;
@@ -34,6 +34,9 @@ const CHECKS: &[(&str, Check)] = &[
     ("pending appends are all reported", pending_reported),
     ("users are known once ensured", users),
     ("groups track members both ways", groups),
+    ("accounts register once per mobile", accounts),
+    ("friendship is mutual", friends),
+    ("cursors are kept per user", cursors),
 ];
 
 fn frame(s: &str) -> Bytes {
@@ -151,4 +154,57 @@ fn groups(s: &dyn Store) {
     ));
     let h = s.create_group(6, "other").unwrap();
     assert_ne!(g.id, h.id);
+}
+
+fn accounts(s: &dyn Store) {
+    let a = s
+        .register("13800000001", "$argon2id$fake", "alice")
+        .unwrap();
+    assert!(a.uid > 0);
+    assert!(s.user_exists(a.uid).unwrap());
+    assert!(matches!(
+        s.register("13800000001", "x", "again"),
+        Err(StoreError::MobileTaken)
+    ));
+    let b = s.register("13800000002", "$argon2id$fake2", "bob").unwrap();
+    assert_ne!(a.uid, b.uid);
+    assert_eq!(s.account_by_mobile("13800000001").unwrap(), Some(a.clone()));
+    assert_eq!(s.account_by_mobile("nobody").unwrap(), None);
+    assert_eq!(s.nickname(a.uid).unwrap().as_deref(), Some("alice"));
+    s.ensure_user(42).unwrap();
+    assert_eq!(
+        s.nickname(42).unwrap().as_deref(),
+        Some(""),
+        "a token-only user has no name"
+    );
+    assert_eq!(s.nickname(43).unwrap(), None);
+}
+
+fn friends(s: &dyn Store) {
+    let a = s.register("1", "h", "a").unwrap().uid;
+    let b = s.register("2", "h", "b").unwrap().uid;
+    s.add_friend(a, b).unwrap();
+    s.add_friend(b, a).unwrap();
+    assert_eq!(s.friends(a).unwrap(), vec![(b, "b".to_owned())]);
+    assert_eq!(s.friends(b).unwrap(), vec![(a, "a".to_owned())]);
+    assert!(matches!(
+        s.add_friend(a, 777_777),
+        Err(StoreError::NoSuchUser(777_777))
+    ));
+}
+
+fn cursors(s: &dyn Store) {
+    assert_eq!(s.cursor(5).unwrap(), None);
+    let c = Cursor {
+        inbox: 9,
+        groups: vec![(3, 4), (8, 1)],
+    };
+    s.set_cursor(5, &c).unwrap();
+    assert_eq!(s.cursor(5).unwrap(), Some(c));
+    let d = Cursor {
+        inbox: 10,
+        groups: vec![],
+    };
+    s.set_cursor(5, &d).unwrap();
+    assert_eq!(s.cursor(5).unwrap(), Some(d));
 }

@@ -8,9 +8,12 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 
-use super::{Appended, Group, LogKey, Store, StoreError, Stored, Ticket};
+use super::{Account, Appended, Cursor, Group, LogKey, Store, StoreError, Stored, Ticket};
 
 const SHARDS: usize = 64;
+/// Registered accounts get uids from here up; ids below are left to outside
+/// login systems that mint their own tokens.
+pub const FIRST_UID: i64 = 1_000_000;
 
 #[derive(Default)]
 struct Log {
@@ -25,6 +28,11 @@ struct Log {
 #[derive(Default)]
 struct Directory {
     users: HashSet<i64>,
+    accounts: HashMap<i64, Account>,
+    by_mobile: HashMap<String, i64>,
+    friends: HashMap<i64, BTreeSet<i64>>,
+    cursors: HashMap<i64, Cursor>,
+    next_uid: i64,
     groups: HashMap<i64, (Group, BTreeSet<i64>)>,
     memberships: HashMap<i64, BTreeSet<i64>>,
     next_gid: i64,
@@ -136,6 +144,93 @@ impl Store for MemoryStore {
                 frame: f.clone(),
             })
             .collect())
+    }
+
+    fn register(
+        &self,
+        mobile: &str,
+        password_hash: &str,
+        nickname: &str,
+    ) -> Result<Account, StoreError> {
+        let mut d = lock(&self.dir);
+        if d.by_mobile.contains_key(mobile) {
+            return Err(StoreError::MobileTaken);
+        }
+        while d.users.contains(&d.next_uid) {
+            d.next_uid += 1;
+        }
+        let uid = d.next_uid;
+        d.next_uid += 1;
+        let account = Account {
+            uid,
+            mobile: mobile.to_owned(),
+            password_hash: password_hash.to_owned(),
+            nickname: nickname.to_owned(),
+        };
+        d.users.insert(uid);
+        d.by_mobile.insert(mobile.to_owned(), uid);
+        d.accounts.insert(uid, account.clone());
+        Ok(account)
+    }
+
+    fn account_by_mobile(&self, mobile: &str) -> Result<Option<Account>, StoreError> {
+        let d = lock(&self.dir);
+        Ok(d.by_mobile
+            .get(mobile)
+            .and_then(|uid| d.accounts.get(uid))
+            .cloned())
+    }
+
+    fn nickname(&self, uid: i64) -> Result<Option<String>, StoreError> {
+        let d = lock(&self.dir);
+        if !d.users.contains(&uid) {
+            return Ok(None);
+        }
+        Ok(Some(
+            d.accounts
+                .get(&uid)
+                .map(|a| a.nickname.clone())
+                .unwrap_or_default(),
+        ))
+    }
+
+    fn add_friend(&self, a: i64, b: i64) -> Result<(), StoreError> {
+        let mut d = lock(&self.dir);
+        for u in [a, b] {
+            if !d.users.contains(&u) {
+                return Err(StoreError::NoSuchUser(u));
+            }
+        }
+        d.friends.entry(a).or_default().insert(b);
+        d.friends.entry(b).or_default().insert(a);
+        Ok(())
+    }
+
+    fn friends(&self, uid: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let d = lock(&self.dir);
+        Ok(d.friends
+            .get(&uid)
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                (
+                    *f,
+                    d.accounts
+                        .get(f)
+                        .map(|a| a.nickname.clone())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect())
+    }
+
+    fn cursor(&self, uid: i64) -> Result<Option<Cursor>, StoreError> {
+        Ok(lock(&self.dir).cursors.get(&uid).cloned())
+    }
+
+    fn set_cursor(&self, uid: i64, cursor: &Cursor) -> Result<(), StoreError> {
+        lock(&self.dir).cursors.insert(uid, cursor.clone());
+        Ok(())
     }
 
     fn create_group(&self, owner: i64, name: &str) -> Result<Group, StoreError> {

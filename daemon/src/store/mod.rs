@@ -26,6 +26,9 @@ pub enum StoreError {
     /// The named user does not exist.
     #[error("user {0} does not exist")]
     NoSuchUser(i64),
+    /// The mobile number is already registered.
+    #[error("mobile number already registered")]
+    MobileTaken,
 }
 
 /// Which log a message belongs to.
@@ -56,6 +59,29 @@ pub struct Group {
     pub name: String,
     /// The user who created it.
     pub owner: i64,
+}
+
+/// A registered account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// User id.
+    pub uid: i64,
+    /// Login name (a phone number in the seed design).
+    pub mobile: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Display name.
+    pub nickname: String,
+}
+
+/// Where a user's delivery stood when its last connection closed: the
+/// offline push at its next connect starts after these seqs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// Last inbox seq delivered.
+    pub inbox: u64,
+    /// Last seq delivered per group.
+    pub groups: Vec<(i64, u64)>,
 }
 
 /// Names one append so its durability can be reported to the core that made it.
@@ -106,6 +132,25 @@ pub trait Store: Send + Sync + 'static {
     fn set_notify(&self, _notify: Notify) {}
     /// Up to `limit` stored messages of `log` with seq greater than `after`, in order.
     fn read(&self, log: LogKey, after: u64, limit: usize) -> Result<Vec<Stored>, StoreError>;
+    /// Registers an account with a fresh uid (known from then on).
+    fn register(
+        &self,
+        mobile: &str,
+        password_hash: &str,
+        nickname: &str,
+    ) -> Result<Account, StoreError>;
+    /// The account registered with `mobile`.
+    fn account_by_mobile(&self, mobile: &str) -> Result<Option<Account>, StoreError>;
+    /// The display name of `uid` (empty for users seen only through tokens).
+    fn nickname(&self, uid: i64) -> Result<Option<String>, StoreError>;
+    /// Makes `a` and `b` friends of each other (both must be known).
+    fn add_friend(&self, a: i64, b: i64) -> Result<(), StoreError>;
+    /// The friends of `uid` with their display names, by uid.
+    fn friends(&self, uid: i64) -> Result<Vec<(i64, String)>, StoreError>;
+    /// Where `uid`'s delivery stood when its last connection closed.
+    fn cursor(&self, uid: i64) -> Result<Option<Cursor>, StoreError>;
+    /// Records where `uid`'s delivery stands as its last connection closes.
+    fn set_cursor(&self, uid: i64, cursor: &Cursor) -> Result<(), StoreError>;
     /// Creates a group owned (and joined) by `owner`.
     fn create_group(&self, owner: i64, name: &str) -> Result<Group, StoreError>;
     /// Adds `uid` to group `gid` (no-op if already a member).
