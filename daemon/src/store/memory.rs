@@ -62,6 +62,7 @@ impl MemoryStore {
             logs: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             dir: Mutex::new(Directory {
                 next_gid: 1,
+                next_uid: FIRST_UID,
                 ..Default::default()
             }),
             retain: retain.max(1),
