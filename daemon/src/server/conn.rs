@@ -11,7 +11,7 @@ use bytes::Bytes;
 use monoio::net::TcpStream;
 
 use super::core::Core;
-use super::{dispatch, sys};
+use super::{dispatch, sync, sys};
 use crate::shard::{ConnRef, TokenBucket};
 use crate::ws::decode::{Decoder, MessageKind, Payload, Role, Step};
 use crate::ws::{close as code, encode};
@@ -48,11 +48,17 @@ pub async fn serve(
     let now = core.now_ms();
     let limits = &core.shared.config;
     let bucket = TokenBucket::new(limits.rate_burst, now);
+    // All of a user's connections live on this core: none here means offline.
+    let first = !core.shard.borrow().has_user(uid);
+    let push_groups = if first { groups.clone() } else { Vec::new() };
     let r = core
         .shard
         .borrow_mut()
         .insert(uid, stream.clone(), groups, bucket, now);
     core.push(r, hello);
+    if first {
+        sync::offline_push(&core, r, uid, &push_groups);
+    }
     core.counters().connections.fetch_add(1, Relaxed);
     tracing::debug!(uid, core = core.id, key = r.key, "connection open");
     if core.draining.get() {
@@ -79,9 +85,13 @@ pub async fn serve(
 
     // Flush a close echo still queued before the entry (and its queue) goes.
     core.flush_key(r.key);
-    if let Some(c) = core.shard.borrow_mut().remove(r) {
+    let removed = core.shard.borrow_mut().remove(r);
+    if let Some(c) = removed {
         if c.live.closing_since_ms.is_none() {
             core.counters().close(1006);
+        }
+        if !core.shard.borrow().has_user(uid) {
+            sync::save_cursor(&core, uid, &c.groups);
         }
     }
     core.counters().connections.fetch_sub(1, Relaxed);

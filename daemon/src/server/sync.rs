@@ -1,5 +1,7 @@
-//! cmd 30: replay stored messages after the client's last seen seqs, then
-//! cmd 31 with the latest. Runs on the user's core, which owns its inbox.
+//! Replays of stored messages: cmd 30 (after the client's last seen seqs,
+//! then cmd 31 with the latest) and the offline push at connect (after the
+//! cursor saved when the user's last connection closed, then cmd 31 id 0).
+//! Runs on the user's core, which owns its inbox.
 
 use std::rc::Rc;
 
@@ -7,7 +9,7 @@ use super::core::Core;
 use super::dispatch::error;
 use crate::msg::{self, Envelope};
 use crate::shard::ConnRef;
-use crate::store::{LogKey, StoreError};
+use crate::store::{Cursor, LogKey, StoreError};
 
 /// Most messages replayed per log in one sync; the client syncs again from the last seq.
 pub const MAX_REPLAY: usize = 10_000;
@@ -69,4 +71,61 @@ fn replay(
         latest.push((gid, last));
     }
     Ok((inbox, latest, truncated))
+}
+
+/// The offline push (PROTOCOL.md section 4): a user connecting while none
+/// of its connections is open gets, before any live frame, what was stored
+/// since its last connection closed (everything, the first time), then
+/// `{"cmd":31,"id":0,...}`. A group without a saved position replays from
+/// its start (within retention): a member joining while offline sees the
+/// group's recent history.
+pub fn offline_push(core: &Core, to: ConnRef, uid: i64, groups: &[i64]) {
+    let pushed = core.shared.store.cursor(uid).and_then(|cursor| {
+        let cursor = cursor.unwrap_or_default();
+        let after: Vec<(u64, u64)> = groups
+            .iter()
+            .map(|&g| {
+                let seen = cursor
+                    .groups
+                    .iter()
+                    .find(|(c, _)| *c == g)
+                    .map_or(0, |(_, s)| *s);
+                (g as u64, seen)
+            })
+            .collect();
+        replay(core, to, uid, cursor.inbox, &after)
+    });
+    match pushed {
+        Ok((inbox, groups, truncated)) => {
+            core.push(to, msg::sync_done_frame(0, inbox, &groups, truncated))
+        }
+        Err(e) => {
+            tracing::warn!(uid, error = %e, "offline push failed; the client can sync");
+            error(
+                core,
+                to,
+                0,
+                503,
+                "stored messages unavailable now; sync later",
+            )
+        }
+    }
+}
+
+/// Saves where `uid`'s delivery stands as its last connection closes.
+pub fn save_cursor(core: &Core, uid: i64, groups: &[i64]) {
+    let store = &core.shared.store;
+    let cursor = (|| -> Result<Cursor, StoreError> {
+        let mut c = Cursor {
+            inbox: store.last_seq(LogKey::Inbox(uid))?,
+            groups: Vec::with_capacity(groups.len()),
+        };
+        for &g in groups {
+            c.groups.push((g, store.last_seq(LogKey::Group(g))?));
+        }
+        Ok(c)
+    })();
+    if let Err(e) = cursor.and_then(|c| store.set_cursor(uid, &c)) {
+        tracing::warn!(uid, error = %e, "saving the delivery cursor failed; the next push may repeat messages");
+    }
 }

@@ -272,8 +272,19 @@ impl Client {
             .expect("send");
     }
 
-    /// The next JSON message or close, skipping pings (answered by tungstenite).
+    /// The next JSON message or close, skipping pings (answered by
+    /// tungstenite) and the end-of-offline-push marker (cmd 31, id 0).
     pub async fn next(&mut self, wait: Duration) -> Got {
+        loop {
+            match self.next_any(wait).await {
+                Got::Json(v) if v["cmd"] == 31 && v["id"] == 0 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next JSON message or close, markers included.
+    pub async fn next_any(&mut self, wait: Duration) -> Got {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.ws.next()).await {
@@ -288,6 +299,14 @@ impl Client {
                 }
                 Ok(Some(Ok(_))) => continue,
             }
+        }
+    }
+
+    /// The next JSON message, markers included; panics on a close or a timeout.
+    pub async fn recv_any(&mut self) -> serde_json::Value {
+        match self.next_any(Duration::from_secs(5)).await {
+            Got::Json(v) => v,
+            other => panic!("uid {}: expected a message, got {other:?}", self.uid),
         }
     }
 
