@@ -56,9 +56,9 @@ pub async fn run(core: Rc<Core>, listener: TcpListener) {
             return;
         }
         match accepted {
-            Ok((stream, _peer)) => {
+            Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
-                monoio::spawn(handshake::serve(core.clone(), stream));
+                monoio::spawn(handshake::serve(core.clone(), stream, peer.ip()));
             }
             Err(e) if fd_exhausted(&e) => {
                 core.counters().accept_fd_exhausted.fetch_add(1, Relaxed);

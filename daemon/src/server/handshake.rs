@@ -3,6 +3,7 @@
 //! core that owns its user.
 
 use std::io::ErrorKind;
+use std::net::IpAddr;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::rc::Rc;
 
@@ -43,7 +44,7 @@ impl Drop for Deadline<'_> {
 }
 
 /// Serves requests on a fresh socket until it closes or upgrades.
-pub async fn serve(core: Rc<Core>, stream: TcpStream) {
+pub async fn serve(core: Rc<Core>, stream: TcpStream, peer: IpAddr) {
     let fd = stream.as_raw_fd();
     let deadline_ms = core.shared.now_ms() + core.shared.config.handshake_timeout_ms;
     let slot = core
@@ -96,11 +97,16 @@ pub async fn serve(core: Rc<Core>, stream: TcpStream) {
             .http_requests
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let keep_alive = head.keep_alive && !core.shared.draining();
-        let answer = super::routes::answer(&core, &head, &buf[len..end], keep_alive);
-        if let Some(wait) = answer.wait {
-            let _ = wait.recv_async().await;
-        }
-        if send_all(&stream, &answer.response).await.is_err() || !keep_alive {
+        // Boxed for the same reason as the upgrade: idle sockets stay small.
+        let response = Box::pin(super::routes::answer(
+            &core,
+            &head,
+            &buf[len..end],
+            peer,
+            keep_alive,
+        ))
+        .await;
+        if send_all(&stream, &response).await.is_err() || !keep_alive {
             return;
         }
         buf.drain(..end);

@@ -1,17 +1,21 @@
 //! Plain HTTP endpoints served beside `/chat`.
 
-use super::api::Answer;
+use std::net::IpAddr;
+
 use super::core::Core;
 use crate::http::{self, Method, RequestHead};
 
-/// The response to a plain (non-upgrade) request.
-pub fn answer(core: &Core, head: &RequestHead, body: &[u8], keep_alive: bool) -> Answer {
-    if let Some(answer) = super::api::answer(core, head, body, keep_alive) {
-        return answer;
-    }
-    Answer {
-        response: plain(core, head, keep_alive),
-        wait: None,
+/// The response to a plain (non-upgrade) request from `peer`.
+pub async fn answer(
+    core: &Core,
+    head: &RequestHead,
+    body: &[u8],
+    peer: IpAddr,
+    keep_alive: bool,
+) -> Vec<u8> {
+    match super::api::answer(core, head, body, peer, keep_alive).await {
+        Some(response) => response,
+        None => plain(core, head, keep_alive),
     }
 }
 

@@ -5,10 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use super::api::{Hasher, Limiter};
 use super::inbox::CoreMsg;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
+
+/// Threads hashing passwords (each hash holds 19 MiB while it runs).
+const HASH_THREADS: usize = 2;
 
 /// Process-wide state, shared by reference between the cores.
 pub struct Shared {
@@ -22,6 +26,10 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Each core's inbox, by core index.
     pub inboxes: Vec<flume::Sender<CoreMsg>>,
+    /// Argon2id hashing threads for the account API.
+    pub hasher: Hasher,
+    /// Login and registration attempts per mobile and per client address.
+    pub limiter: Limiter,
     /// Open WebSocket connections plus upgrades in progress, over all cores.
     pub ws_conns: AtomicUsize,
     epoch: Instant,
@@ -41,6 +49,8 @@ impl Shared {
             store,
             metrics: Metrics::new(inboxes.len()),
             inboxes,
+            hasher: Hasher::new(HASH_THREADS),
+            limiter: Limiter::default(),
             ws_conns: AtomicUsize::new(0),
             epoch: Instant::now(),
         }

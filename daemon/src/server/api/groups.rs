@@ -1,0 +1,94 @@
+//! The group endpoints: create, join, leave and list communities. Joining
+//! or leaving re-indexes the member's live connections at once, on the core
+//! that holds them, before the answer goes out.
+
+use bytes::BufMut;
+
+use super::{id_field, store_failure, text_field, Failure};
+use crate::http::Fields;
+use crate::msg::json::{put_int, put_str};
+use crate::route::core_of;
+use crate::server::core::Core;
+use crate::server::inbox::CoreMsg;
+use crate::store::Group;
+
+/// Longest group name accepted, in bytes.
+pub const MAX_NAME: usize = 64;
+
+fn group_json(out: &mut Vec<u8>, g: &Group) {
+    out.put_slice(br#"{"id":"#);
+    put_int(out, g.id);
+    out.put_slice(br#","name":"#);
+    put_str(out, &g.name);
+    out.put_slice(br#","ownerid":"#);
+    put_int(out, g.owner);
+    out.put_u8(b'}');
+}
+
+/// Re-indexes `uid`'s live connections on their core and waits until done.
+async fn reindex(core: &Core, uid: i64, gid: i64, joined: bool) {
+    let (done, wait) = flume::bounded(1);
+    let owner = core_of(uid, core.shared.cores());
+    core.send(
+        owner,
+        CoreMsg::Membership {
+            uid,
+            gid,
+            joined,
+            done,
+        },
+    );
+    let _ = wait.recv_async().await;
+}
+
+/// Creates a group owned and joined by `uid`. `icon` and `memo` are checked
+/// (at most 1,024 bytes each) but not kept yet.
+pub async fn create(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
+    let name = text_field(f, "name", MAX_NAME)?
+        .ok_or((400, format!("name must be 1 to {MAX_NAME} bytes")))?;
+    text_field(f, "icon", 1024)?;
+    text_field(f, "memo", 1024)?;
+    let store = &core.shared.store;
+    store.ensure_user(uid).map_err(store_failure)?;
+    let g = store.create_group(uid, name).map_err(store_failure)?;
+    reindex(core, uid, g.id, true).await;
+    let mut out = Vec::new();
+    group_json(&mut out, &g);
+    Ok(out)
+}
+
+/// Adds `uid` to group `dstid`.
+pub async fn join(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
+    let gid = id_field(f, "dstid")?;
+    core.shared
+        .store
+        .join_group(gid, uid)
+        .map_err(store_failure)?;
+    reindex(core, uid, gid, true).await;
+    Ok(b"null".to_vec())
+}
+
+/// Removes `uid` from group `dstid`.
+pub async fn leave(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
+    let gid = id_field(f, "dstid")?;
+    core.shared
+        .store
+        .leave_group(gid, uid)
+        .map_err(store_failure)?;
+    reindex(core, uid, gid, false).await;
+    Ok(b"null".to_vec())
+}
+
+/// `[{id, name, ownerid}]` of `uid`'s groups.
+pub fn load(core: &Core, uid: i64) -> Result<Vec<u8>, Failure> {
+    let groups = core.shared.store.user_groups(uid).map_err(store_failure)?;
+    let mut out = vec![b'['];
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        group_json(&mut out, g);
+    }
+    out.push(b']');
+    Ok(out)
+}

@@ -1,0 +1,115 @@
+//! Argon2id hashing on threads of its own: a hash takes tens of
+//! milliseconds and 19 MiB, which must never run on a core.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+
+use super::Failure;
+
+/// Hashing jobs queued at most; beyond, calls get 503.
+const QUEUE: usize = 256;
+
+enum Job {
+    Hash(String, flume::Sender<Result<String, String>>),
+    Verify(String, String, flume::Sender<bool>),
+}
+
+/// A pool of hashing threads fed through a bounded queue.
+pub struct Hasher {
+    jobs: flume::Sender<Job>,
+    /// Verified against when a login names no account, so an unknown
+    /// mobile costs the same time as a wrong password.
+    decoy: String,
+}
+
+impl Hasher {
+    /// Starts `threads` hashing threads (Argon2id, the crate's defaults: 19 MiB, t=2, p=1).
+    pub fn new(threads: usize) -> Self {
+        let (jobs, rx) = flume::bounded::<Job>(QUEUE);
+        for i in 0..threads.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("imedge-hash-{i}"))
+                .spawn(move || {
+                    for job in rx.iter() {
+                        match job {
+                            Job::Hash(pw, reply) => {
+                                let _ = reply.send(hash(&pw));
+                            }
+                            Job::Verify(pw, phc, reply) => {
+                                let _ = reply.send(verify(&pw, &phc));
+                            }
+                        }
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a hashing thread");
+            }
+        }
+        let decoy = hash("decoy password for unknown accounts").unwrap_or_default();
+        Self { jobs, decoy }
+    }
+
+    /// The Argon2id PHC string of `password`.
+    pub async fn hash(&self, password: &str) -> Result<String, Failure> {
+        let (tx, rx) = flume::bounded(1);
+        self.submit(Job::Hash(password.to_owned(), tx))?;
+        match rx.recv_async().await {
+            Ok(Ok(phc)) => Ok(phc),
+            Ok(Err(e)) => Err((500, format!("hashing failed: {e}"))),
+            Err(_) => Err((503, "hashing unavailable".to_owned())),
+        }
+    }
+
+    /// Whether `password` matches `phc` (`None`: check against the decoy, answer false).
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> Result<bool, Failure> {
+        let (tx, rx) = flume::bounded(1);
+        let target = phc.unwrap_or(&self.decoy).to_owned();
+        self.submit(Job::Verify(password.to_owned(), target, tx))?;
+        let ok = rx
+            .recv_async()
+            .await
+            .map_err(|_| (503, "hashing unavailable".to_owned()))?;
+        Ok(ok && phc.is_some())
+    }
+
+    fn submit(&self, job: Job) -> Result<(), Failure> {
+        self.jobs
+            .try_send(job)
+            .map_err(|_| (503, "too many logins in progress; retry shortly".to_owned()))
+    }
+}
+
+fn hash(password: &str) -> Result<String, String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn verify(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_are_argon2id_salted_and_verify() {
+        let a = hash("correct horse").unwrap();
+        let b = hash("correct horse").unwrap();
+        assert!(a.starts_with("$argon2id$"));
+        assert_ne!(a, b, "salted");
+        assert!(verify("correct horse", &a));
+        assert!(!verify("wrong", &a));
+        assert!(!verify("x", "not a phc string"));
+    }
+}
