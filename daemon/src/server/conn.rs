@@ -50,14 +50,14 @@ pub async fn serve(
     let bucket = TokenBucket::new(limits.rate_burst, now);
     // All of a user's connections live on this core: none here means offline.
     let first = !core.shard.borrow().has_user(uid);
-    let push_groups = if first { groups.clone() } else { Vec::new() };
     let r = core
         .shard
         .borrow_mut()
         .insert(uid, stream.clone(), groups, bucket, now);
     core.push(r, hello);
     if first {
-        sync::offline_push(&core, r, uid, &push_groups);
+        // A synchronous call: nothing of the push stays in this task's state.
+        sync::offline_push(&core, r, uid);
     }
     core.counters().connections.fetch_add(1, Relaxed);
     tracing::debug!(uid, core = core.id, key = r.key, "connection open");

@@ -79,7 +79,13 @@ fn replay(
 /// `{"cmd":31,"id":0,...}`. A group without a saved position replays from
 /// its start (within retention): a member joining while offline sees the
 /// group's recent history.
-pub fn offline_push(core: &Core, to: ConnRef, uid: i64, groups: &[i64]) {
+pub fn offline_push(core: &Core, to: ConnRef, uid: i64) {
+    let groups = core
+        .shard
+        .borrow()
+        .get(to)
+        .map(|c| c.groups.clone())
+        .unwrap_or_default();
     let pushed = core.shared.store.cursor(uid).and_then(|cursor| {
         let cursor = cursor.unwrap_or_default();
         let after: Vec<(u64, u64)> = groups
