@@ -21,11 +21,32 @@ pub struct Daemon {
     pub child: Child,
     pub addr: SocketAddr,
     pub data_dir: std::path::PathBuf,
+    /// Leave the data directory behind on drop (restart tests reuse it).
+    pub keep_dir: bool,
 }
 
 /// Starts a daemon with `extra` flags on top of a loopback test set-up.
 pub fn start(extra: &[&str]) -> Daemon {
     spawn(extra, None)
+}
+
+/// Starts a daemon on `data_dir`, which is kept when it stops.
+pub fn start_in(data_dir: &std::path::Path, extra: &[&str]) -> Daemon {
+    let mut d = spawn_at(data_dir.to_path_buf(), extra, None);
+    d.keep_dir = true;
+    d
+}
+
+/// A fresh, unique temporary directory path (not created).
+pub fn temp_path(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "imedge-test-{tag}-{}-{}",
+        std::process::id(),
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ))
 }
 
 /// Starts a daemon whose open-files limit (soft and hard) is `limit`.
@@ -34,14 +55,10 @@ pub fn start_with_fd_limit(extra: &[&str], limit: u64) -> Daemon {
 }
 
 fn spawn(extra: &[&str], fd_limit: Option<u64>) -> Daemon {
-    let data_dir = std::env::temp_dir().join(format!(
-        "imedge-test-{}-{}",
-        std::process::id(),
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
+    spawn_at(temp_path("data"), extra, fd_limit)
+}
+
+fn spawn_at(data_dir: std::path::PathBuf, extra: &[&str], fd_limit: Option<u64>) -> Daemon {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_imedge"));
     if let Some(limit) = fd_limit {
         use std::os::unix::process::CommandExt;
@@ -93,6 +110,7 @@ fn spawn(extra: &[&str], fd_limit: Option<u64>) -> Daemon {
         child,
         addr,
         data_dir,
+        keep_dir: false,
     }
 }
 
@@ -245,7 +263,9 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        if !self.keep_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 }
 
