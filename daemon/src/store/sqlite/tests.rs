@@ -334,3 +334,47 @@ fn a_full_queue_refuses_appends_instead_of_blocking() {
         .count();
     assert!(refused < 5000, "a 1-slot queue fills up");
 }
+
+/// Acked appends per second with a bounded number in flight (like many
+/// clients each waiting for its ack), per fsync policy. A measurement, not
+/// a check: `cargo test --release -p imedge sqlite::tests::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    for fsync in [Fsync::Off, Fsync::Normal, Fsync::Full] {
+        let dir = TempDir::new("throughput");
+        let s = SqliteStore::open(
+            &dir.db(),
+            SqliteOptions {
+                fsync,
+                ..options(1000)
+            },
+        )
+        .unwrap();
+        let rx = collector(&s);
+        let (n, window, logs) = (200_000u64, 4096u64, 2000u64);
+        let frame = Bytes::from(vec![b'x'; 120]);
+        let start = Instant::now();
+        let mut seqs = vec![0u64; logs as usize];
+        let mut in_flight = 0;
+        for i in 0..n {
+            if in_flight == window {
+                rx.recv_timeout(Duration::from_secs(20)).expect("reported");
+                in_flight -= 1;
+            }
+            let l = (i * 7919 % logs) as usize;
+            seqs[l] += 1;
+            s.append(LogKey::Inbox(l as i64), seqs[l], frame.clone(), t(i))
+                .unwrap();
+            in_flight += 1;
+        }
+        wait(&rx, in_flight as usize);
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "fsync {fsync:?}: {n} acked appends over {logs} logs in {:.2}s = {:.0}/s, {} commits",
+            secs,
+            n as f64 / secs,
+            s.commits()
+        );
+    }
+}
