@@ -335,6 +335,64 @@ fn a_full_queue_refuses_appends_instead_of_blocking() {
     assert!(refused < 5000, "a 1-slot queue fills up");
 }
 
+#[test]
+fn last_seq_counts_queued_appends_and_reports_come_once_per_core_per_commit() {
+    let dir = TempDir::new("queued");
+    let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let seen = calls.clone();
+    s.set_notify(Arc::new(move |core, done| {
+        seen.fetch_add(1, Ordering::Relaxed);
+        for (id, r) in done {
+            let _ = tx.send((core, id, r.is_ok()));
+        }
+    }));
+    for i in 1..=2000u64 {
+        let ticket = Ticket {
+            core: (i % 2) as usize,
+            id: i,
+        };
+        s.append(LogKey::Group(1), i, Bytes::from_static(b"m"), ticket)
+            .unwrap();
+    }
+    assert_eq!(
+        s.last_seq(LogKey::Group(1)).unwrap(),
+        2000,
+        "queued appends count"
+    );
+    let got = wait(&rx, 2000);
+    assert!(got
+        .iter()
+        .all(|&(core, id, ok)| ok && core == (id % 2) as usize));
+    let commits = s.commits() as usize;
+    assert!(
+        calls.load(Ordering::Relaxed) <= 2 * commits,
+        "one call per core per commit"
+    );
+}
+
+#[test]
+fn the_directory_survives_reopen() {
+    let dir = TempDir::new("directory");
+    let (a, b, g) = {
+        let s = SqliteStore::open(&dir.db(), options(10)).unwrap();
+        let a = s.register("100", "$argon2id$x", "ann").unwrap();
+        let b = s.register("200", "$argon2id$y", "bo").unwrap();
+        s.add_friend(a.uid, b.uid).unwrap();
+        let g = s.create_group(a.uid, "room").unwrap();
+        s.join_group(g.id, b.uid).unwrap();
+        (a, b, g)
+    };
+    let s = SqliteStore::open(&dir.db(), options(10)).unwrap();
+    assert_eq!(g.id, 1, "gids start at 1");
+    assert_eq!(s.account_by_mobile("100").unwrap(), Some(a.clone()));
+    assert_eq!(s.friends(a.uid).unwrap(), vec![(b.uid, "bo".to_owned())]);
+    assert_eq!(s.user_groups(b.uid).unwrap(), vec![g.clone()]);
+    assert!(s.is_member(g.id, a.uid).unwrap());
+    assert_eq!(s.create_group(b.uid, "next").unwrap().id, 2);
+}
+
 /// Acked appends per second with a bounded number in flight (like many
 /// clients each waiting for its ack), per fsync policy. A measurement, not
 /// a check: `cargo test --release -p imedge sqlite::tests::throughput -- --ignored --nocapture`.
