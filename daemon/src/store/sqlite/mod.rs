@@ -8,6 +8,8 @@
 //! * `ensure_user` and `set_cursor` also go through the store thread (in
 //!   order with the appends), with an in-memory view so reads see them at
 //!   once.
+//! * Group members are cached in memory ([`members`]): a room message's
+//!   membership checks do not read the database.
 //! * Reads, and the rare directory writes that must answer with an id or a
 //!   refusal (`register`, `add_friend`, `create_group`, `join_group`,
 //!   `leave_group`), run synchronously on a pooled connection ([`read`]).
@@ -18,6 +20,7 @@
 //! only at checkpoints); `off` survives a process crash only as far as the
 //! OS page cache does, a power loss may lose or corrupt recent data.
 
+mod members;
 mod open;
 mod read;
 mod schema;
@@ -146,6 +149,7 @@ pub struct SqliteStore {
     shared: Arc<Shared>,
     pool: read::Pool,
     tx: flume::Sender<Op>,
+    members: members::Members,
     thread: Option<std::thread::JoinHandle<()>>,
     path: PathBuf,
 }
@@ -192,6 +196,7 @@ impl SqliteStore {
             shared,
             pool: read::Pool::new(path.to_owned(), options.fsync),
             tx,
+            members: members::Members::default(),
             thread: Some(thread),
             path: path.to_owned(),
         })
@@ -224,6 +229,22 @@ impl SqliteStore {
             flume::TrySendError::Disconnected(_) => {
                 StoreError::Unavailable("store thread stopped".into())
             }
+        })
+    }
+
+    /// The members of `gid` from the database (None: no such group).
+    fn load_members(&self, gid: i64) -> Result<Option<HashSet<i64>>, StoreError> {
+        self.pool.with(|c| {
+            if !group_exists(c, gid)? {
+                return Ok(None);
+            }
+            let mut st = c
+                .prepare_cached("SELECT uid FROM members WHERE gid = ?1")
+                .map_err(unavailable)?;
+            let rows = st.query_map([gid], |r| r.get(0)).map_err(unavailable)?;
+            rows.collect::<Result<_, _>>()
+                .map(Some)
+                .map_err(unavailable)
         })
     }
 
@@ -518,64 +539,88 @@ impl Store for SqliteStore {
     }
 
     fn create_group(&self, owner: i64, name: &str) -> Result<Group, StoreError> {
-        self.write(|tx| {
-            tx.execute(
-                "INSERT INTO groups (name, owner) VALUES (?1, ?2)",
-                params![name, owner],
-            )
-            .map_err(unavailable)?;
-            let id = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT OR IGNORE INTO members (gid, uid) VALUES (?1, ?2)",
-                [id, owner],
-            )
-            .map_err(unavailable)?;
-            Ok(Group {
-                id,
-                name: name.to_owned(),
-                owner,
-            })
-        })
+        self.members.write(
+            || {
+                self.write(|tx| {
+                    tx.execute(
+                        "INSERT INTO groups (name, owner) VALUES (?1, ?2)",
+                        params![name, owner],
+                    )
+                    .map_err(unavailable)?;
+                    let id = tx.last_insert_rowid();
+                    tx.execute(
+                        "INSERT OR IGNORE INTO members (gid, uid) VALUES (?1, ?2)",
+                        [id, owner],
+                    )
+                    .map_err(unavailable)?;
+                    Ok(Group {
+                        id,
+                        name: name.to_owned(),
+                        owner,
+                    })
+                })
+            },
+            |g, sets| {
+                sets.insert(g.id, HashSet::from([owner]));
+            },
+        )
     }
 
     fn join_group(&self, gid: i64, uid: i64) -> Result<(), StoreError> {
-        self.write(|tx| {
-            if !group_exists(tx, gid)? {
-                return Err(StoreError::NoSuchGroup(gid));
-            }
-            tx.execute(
-                "INSERT OR IGNORE INTO members (gid, uid) VALUES (?1, ?2)",
-                [gid, uid],
-            )
-            .map_err(unavailable)?;
-            Ok(())
-        })
+        self.members.write(
+            || {
+                self.write(|tx| {
+                    if !group_exists(tx, gid)? {
+                        return Err(StoreError::NoSuchGroup(gid));
+                    }
+                    tx.execute(
+                        "INSERT OR IGNORE INTO members (gid, uid) VALUES (?1, ?2)",
+                        [gid, uid],
+                    )
+                    .map_err(unavailable)?;
+                    Ok(())
+                })
+            },
+            |_, sets| {
+                if let Some(set) = sets.get_mut(&gid) {
+                    set.insert(uid);
+                }
+            },
+        )
     }
 
     fn leave_group(&self, gid: i64, uid: i64) -> Result<(), StoreError> {
-        self.write(|tx| {
-            if !group_exists(tx, gid)? {
-                return Err(StoreError::NoSuchGroup(gid));
-            }
-            tx.execute(
-                "DELETE FROM members WHERE gid = ?1 AND uid = ?2",
-                [gid, uid],
-            )
-            .map_err(unavailable)?;
-            Ok(())
-        })
+        self.members.write(
+            || {
+                self.write(|tx| {
+                    if !group_exists(tx, gid)? {
+                        return Err(StoreError::NoSuchGroup(gid));
+                    }
+                    tx.execute(
+                        "DELETE FROM members WHERE gid = ?1 AND uid = ?2",
+                        [gid, uid],
+                    )
+                    .map_err(unavailable)?;
+                    Ok(())
+                })
+            },
+            |_, sets| {
+                if let Some(set) = sets.get_mut(&gid) {
+                    set.remove(&uid);
+                }
+            },
+        )
     }
 
     fn group_exists(&self, gid: i64) -> Result<bool, StoreError> {
-        self.pool.with(|c| group_exists(c, gid))
+        Ok(self
+            .members
+            .lookup(gid, 0, || self.load_members(gid))?
+            .is_some())
     }
 
     fn is_member(&self, gid: i64, uid: i64) -> Result<bool, StoreError> {
-        self.pool.with(|c| {
-            c.prepare_cached("SELECT 1 FROM members WHERE gid = ?1 AND uid = ?2")
-                .and_then(|mut s| s.exists([gid, uid]))
-                .map_err(unavailable)
-        })
+        Ok(self.members.lookup(gid, uid, || self.load_members(gid))? == Some(true))
     }
 
     fn user_groups(&self, uid: i64) -> Result<Vec<Group>, StoreError> {

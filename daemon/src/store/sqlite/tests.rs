@@ -436,3 +436,27 @@ fn throughput() {
         );
     }
 }
+
+/// Directory reads on the caller's thread (a room message asks two), per
+/// second. A measurement: run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn directory_read_speed() {
+    let dir = TempDir::new("readspeed");
+    let s = SqliteStore::open(&dir.db(), options(10)).unwrap();
+    let g = s.create_group(1, "room").unwrap();
+    for u in 2..200 {
+        s.join_group(g.id, u).unwrap();
+    }
+    let n = 200_000;
+    let start = Instant::now();
+    for i in 0..n {
+        assert!(s.group_exists(g.id).unwrap());
+        assert!(s.is_member(g.id, 2 + i % 198).unwrap());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "{:.0} group_exists + is_member pairs/s on one thread",
+        n as f64 / secs
+    );
+}
