@@ -6,9 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use imedge::config::{Config, ServeArgs, StoreSpec};
+use imedge::config::{Config, FsyncPolicy, ServeArgs, StoreSpec};
 use imedge::server;
-use imedge::store::{memory::MemoryStore, Store};
+use imedge::store::memory::MemoryStore;
+use imedge::store::sqlite::{Fsync, SqliteOptions, SqliteStore};
+use imedge::store::Store;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -66,7 +68,22 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .init();
     let secret = cfg.resolve_secret()?;
     let store: Arc<dyn Store> = match store_spec {
-        StoreSpec::Memory => Arc::new(MemoryStore::default()),
+        StoreSpec::Memory => Arc::new(MemoryStore::new(cfg.retention_messages, 4 << 20)),
+        StoreSpec::Sqlite(path) => {
+            let options = SqliteOptions {
+                retain: cfg.retention_messages,
+                retain_days: cfg.retention_days,
+                fsync: match cfg.fsync {
+                    FsyncPolicy::Full => Fsync::Full,
+                    FsyncPolicy::Normal => Fsync::Normal,
+                    FsyncPolicy::Off => Fsync::Off,
+                },
+                ..SqliteOptions::default()
+            };
+            let store = SqliteStore::open(&path, options)?;
+            tracing::info!(path = %path.display(), fsync = ?cfg.fsync, "sqlite store open");
+            Arc::new(store)
+        }
         other => {
             anyhow::bail!("store {other:?} is not available in this build yet; use --store memory")
         }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use super::{Config, Secret};
+use super::{Config, FsyncPolicy, Secret};
 
 /// Flags of `imedge serve`. Each field is documented once, on [`Config`].
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -29,16 +29,25 @@ pub struct ServeArgs {
         help = "Cluster secret, at least 16 bytes [default: <data-dir>/secret, generated]"
     )]
     pub secret: Option<Secret>,
-    /// Directory for the generated secret [default: imedge-data]
+    /// Directory for the generated secret and the default database [default: imedge-data]
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Storage backend; see [`Config::store`].
     #[arg(
         long,
         value_name = "SPEC",
-        help = "memory | sqlite:<path> | redis://host[:port][/db] [default: memory]"
+        help = "sqlite (= <data-dir>/imedge.db) | sqlite:<path> | memory | redis://host[:port][/db] [default: sqlite]"
     )]
     pub store: Option<String>,
+    /// SQLite commit durability [default: normal]
+    #[arg(long, value_name = "POLICY")]
+    pub fsync: Option<FsyncPolicy>,
+    /// Messages kept per inbox and group log [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub retention_messages: Option<usize>,
+    /// Days a stored message is kept, 0 = no age limit [default: 30]
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
     /// Largest client message; larger closes with 1009 [default: 65536]
     #[arg(long, value_name = "BYTES")]
     pub max_message_bytes: Option<usize>,
@@ -89,6 +98,9 @@ impl ServeArgs {
         }
         set(&mut config.data_dir, &self.data_dir);
         set(&mut config.store, &self.store);
+        set(&mut config.fsync, &self.fsync);
+        set(&mut config.retention_messages, &self.retention_messages);
+        set(&mut config.retention_days, &self.retention_days);
         set(&mut config.max_message_bytes, &self.max_message_bytes);
         set(&mut config.handshake_timeout_ms, &self.handshake_timeout_ms);
         set(&mut config.ping_interval_ms, &self.ping_interval_ms);

@@ -19,7 +19,7 @@ use std::time::Duration;
 pub use args::ServeArgs;
 pub use error::ConfigError;
 pub use secret::Secret;
-pub use store::StoreSpec;
+pub use store::{FsyncPolicy, StoreSpec, DEFAULT_DB_FILE, SQLITE_DEFAULT};
 
 /// Settings of `imedge serve`. Defaults suit a node of a few cores holding
 /// up to 19 000 users; see each field for its cost.
@@ -44,16 +44,42 @@ pub struct Config {
     /// Default absent. Cost: none.
     pub secret: Option<Secret>,
 
-    /// Directory for the generated secret and, later, on-disk state;
+    /// Directory for the generated secret and the default SQLite database;
     /// relative paths are from the working directory.
     /// Default `imedge-data`. Cost: disk only.
     pub data_dir: PathBuf,
 
-    /// Where users, groups, sequences and stored messages live: `memory`
-    /// (lost on restart), `sqlite:<path>` or `redis://[user:pass@]host[:port][/db]`.
-    /// Default `memory`. Cost: `memory` holds every stored message and its
-    /// index in RAM until retention drops it; the others hold a cache only.
+    /// Where users, groups, sequences and stored messages live: `sqlite`
+    /// (the file `<data_dir>/imedge.db`), `sqlite:<path>`, `memory` (lost on
+    /// restart) or `redis://[user:pass@]host[:port][/db]`. A SQLite database
+    /// that is corrupt, not imedge's, too new, or deleted after its first
+    /// start (a marker `<db>.created` stays beside it) stops the start.
+    /// Default `sqlite`. Cost: `memory` holds every stored message and its
+    /// index in RAM until retention drops it; the others hold a cache only
+    /// (SQLite: up to 64 MiB of page cache on the store thread, 2 MiB per
+    /// reading connection, and the pages of the memory-mapped file it has
+    /// touched, which count in RSS but the kernel can reclaim; measured:
+    /// 24 MB of 60 KB messages stored grew RSS by about 31 MB).
     pub store: String,
+
+    /// SQLite commit durability: `full`, `normal` or `off` (see
+    /// [`FsyncPolicy`] for what each gives an acknowledged message).
+    /// Ignored by the other backends.
+    /// Default `normal`. Cost: `full` adds one fsync per group commit to
+    /// the ack latency.
+    pub fsync: FsyncPolicy,
+
+    /// Messages kept per user inbox and per group log; older ones are
+    /// deleted first (sequence numbers are never reused). 1 to 10 000 000.
+    /// Default 1000. Cost: disk (SQLite) or RAM (`memory`), about this ×
+    /// the average frame size per active log.
+    pub retention_messages: usize,
+
+    /// Days a stored message is kept; 0 = no age limit. Enforced by the
+    /// SQLite store in small deletes between commits (`memory` keeps count
+    /// and size limits only). At most 36 500.
+    /// Default 30. Cost: none.
+    pub retention_days: u32,
 
     /// Largest message a client may send, after joining its fragments;
     /// larger closes the connection with 1009. 1 KiB to 64 MiB.
@@ -130,7 +156,10 @@ impl Default for Config {
             threads: 0,
             secret: None,
             data_dir: PathBuf::from("imedge-data"),
-            store: "memory".to_owned(),
+            store: SQLITE_DEFAULT.to_owned(),
+            fsync: FsyncPolicy::Normal,
+            retention_messages: 1000,
+            retention_days: 30,
             max_message_bytes: 64 * 1024,
             handshake_timeout_ms: 10_000,
             ping_interval_ms: 30_000,
@@ -204,8 +233,11 @@ impl Config {
         Duration::from_millis(self.drain_timeout_ms)
     }
 
-    /// The `store` field, parsed.
+    /// The `store` field, parsed; `sqlite` alone is `<data_dir>/imedge.db`.
     pub fn store_spec(&self) -> Result<StoreSpec, ConfigError> {
+        if self.store == SQLITE_DEFAULT {
+            return Ok(StoreSpec::Sqlite(self.data_dir.join(DEFAULT_DB_FILE)));
+        }
         self.store.parse().map_err(|rule| ConfigError::Invalid {
             field: "store",
             rule,

@@ -2,6 +2,31 @@
 
 use std::path::PathBuf;
 
+/// The `store` value meaning "SQLite at `<data_dir>/imedge.db`" (the default).
+pub const SQLITE_DEFAULT: &str = "sqlite";
+/// File name of the default database inside `data_dir`.
+pub const DEFAULT_DB_FILE: &str = "imedge.db";
+
+/// The `fsync` field: how hard a SQLite commit pushes data to the disk
+/// (`PRAGMA synchronous`; the daemon runs SQLite in WAL mode). A cmd 20 ack
+/// is sent after the commit that holds its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncPolicy {
+    /// `synchronous = FULL`: every commit is fsynced before its acks; an
+    /// acked message survives a process crash and a power loss.
+    Full,
+    /// `synchronous = NORMAL`: the WAL is fsynced only at checkpoints; an
+    /// acked message survives a process crash (SIGKILL, panic, OOM kill),
+    /// but a power loss or kernel crash may drop the last commits (never
+    /// corrupts the file).
+    Normal,
+    /// `synchronous = OFF`: no fsync at all; an acked message survives a
+    /// process crash, but a power loss may lose recent commits and may
+    /// corrupt the database. For benchmarks and throwaway nodes.
+    Off,
+}
+
 /// A parsed `store` value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreSpec {
@@ -15,7 +40,8 @@ pub enum StoreSpec {
     Redis(String),
 }
 
-const FORMS: &str = "expected `memory`, `sqlite:<path>` or `redis://[user:pass@]host[:port][/db]`";
+const FORMS: &str =
+    "expected `sqlite`, `sqlite:<path>`, `memory` or `redis://[user:pass@]host[:port][/db]`";
 
 impl std::str::FromStr for StoreSpec {
     /// The broken rule. Redis URLs may hold a password, so they are never

@@ -53,7 +53,12 @@ fn defaults() {
     assert_eq!(c.threads, 0);
     assert_eq!(c.secret, None);
     assert_eq!(c.data_dir, PathBuf::from("imedge-data"));
-    assert_eq!(c.store_spec().unwrap(), StoreSpec::Memory);
+    assert_eq!(
+        c.store_spec().unwrap(),
+        StoreSpec::Sqlite(PathBuf::from("imedge-data").join("imedge.db"))
+    );
+    assert_eq!(c.fsync, FsyncPolicy::Normal);
+    assert_eq!((c.retention_messages, c.retention_days), (1000, 30));
     assert_eq!(c.max_message_bytes, 65536);
     assert_eq!(c.handshake_timeout(), Duration::from_secs(10));
     assert_eq!(c.ping_interval(), Duration::from_secs(30));
@@ -85,6 +90,9 @@ threads = 2
 secret = "0123456789abcdef0123"
 data_dir = "/var/lib/imedge"
 store = "sqlite:/var/lib/imedge/im.db"
+fsync = "full"
+retention_messages = 50
+retention_days = 0
 max_message_bytes = 4096
 handshake_timeout_ms = 5000
 ping_interval_ms = 20000
@@ -106,6 +114,8 @@ log = "imedge=debug,info"
         c.store_spec().unwrap(),
         StoreSpec::Sqlite("/var/lib/imedge/im.db".into())
     );
+    assert_eq!(c.fsync, FsyncPolicy::Full);
+    assert_eq!((c.retention_messages, c.retention_days), (50, 0));
     assert_eq!(
         c.allowed_origins,
         ["https://im.example.com", "http://localhost:8080"]
@@ -199,6 +209,9 @@ fn every_flag_sets_its_field() {
         "--secret=sixteen-bytes-xx",
         "--data-dir=some/dir",
         "--store=redis://r:6379/1",
+        "--fsync=off",
+        "--retention-messages=11",
+        "--retention-days=12",
         "--max-message-bytes=2048",
         "--handshake-timeout-ms=1",
         "--ping-interval-ms=2",
@@ -220,6 +233,9 @@ fn every_flag_sets_its_field() {
         secret: Some("sixteen-bytes-xx".into()),
         data_dir: "some/dir".into(),
         store: "redis://r:6379/1".into(),
+        fsync: FsyncPolicy::Off,
+        retention_messages: 11,
+        retention_days: 12,
         max_message_bytes: 2048,
         handshake_timeout_ms: 1,
         ping_interval_ms: 2,
@@ -294,6 +310,10 @@ fn validation_rules() {
         ("data_dir", |c| c.data_dir = PathBuf::new()),
         ("store", |c| c.store = "mysql://x".into()),
         ("store", |c| c.store = "redis://".into()),
+        ("store", |c| c.store = "sqlite:".into()),
+        ("retention_messages", |c| c.retention_messages = 0),
+        ("retention_messages", |c| c.retention_messages = 10_000_001),
+        ("retention_days", |c| c.retention_days = 36_501),
         ("max_message_bytes", |c| c.max_message_bytes = 100),
         ("max_message_bytes", |c| c.max_message_bytes = 65 << 20),
         ("handshake_timeout_ms", |c| c.handshake_timeout_ms = 0),
@@ -428,6 +448,9 @@ fn example_file_matches_the_defaults() {
         "secret",
         "data_dir",
         "store",
+        "fsync",
+        "retention_messages",
+        "retention_days",
         "max_message_bytes",
         "handshake_timeout_ms",
         "ping_interval_ms",
@@ -446,4 +469,31 @@ fn example_file_matches_the_defaults() {
         });
         assert!(listed, "imedge.example.toml lacks `{field}`");
     }
+}
+
+#[test]
+fn bare_sqlite_means_the_data_dir_file() {
+    let c = Config {
+        data_dir: "state".into(),
+        ..Config::default()
+    };
+    assert_eq!(
+        c.store_spec().unwrap(),
+        StoreSpec::Sqlite(PathBuf::from("state").join("imedge.db"))
+    );
+    let c = Config {
+        store: "memory".into(),
+        ..Config::default()
+    };
+    assert_eq!(c.store_spec().unwrap(), StoreSpec::Memory);
+}
+
+#[test]
+fn unknown_fsync_policy_is_rejected() {
+    let e = Config::from_toml("fsync = \"always\"\n").unwrap_err();
+    assert!(
+        e.to_string().contains("fsync") || e.to_string().contains("full"),
+        "{e}"
+    );
+    assert!(Cli::try_parse_from(["imedge", "--fsync", "sometimes"]).is_err());
 }

@@ -8,6 +8,11 @@ const MAX_THREADS: usize = 1024;
 /// Range of `max_message_bytes`: below 1 KiB a sync request with a few
 /// groups no longer fits; above 64 MiB one message is a memory attack.
 const MESSAGE_BYTES: std::ops::RangeInclusive<usize> = 1024..=64 * 1024 * 1024;
+/// Range of `retention_messages`: at least the newest message; the top
+/// catches typos (a log that long is a disk, not an inbox).
+const RETENTION_MESSAGES: std::ops::RangeInclusive<usize> = 1..=10_000_000;
+/// Upper bound of `retention_days` (a century), to catch typos.
+const MAX_RETENTION_DAYS: u32 = 36_500;
 
 impl Config {
     /// Checks every field's rule; the error names the first field that
@@ -31,6 +36,28 @@ impl Config {
             "must not be empty".into()
         })?;
         self.store_spec()?;
+        rule(
+            RETENTION_MESSAGES.contains(&self.retention_messages),
+            "retention_messages",
+            || {
+                format!(
+                    "must be from {} to {}, got {}",
+                    RETENTION_MESSAGES.start(),
+                    RETENTION_MESSAGES.end(),
+                    self.retention_messages
+                )
+            },
+        )?;
+        rule(
+            self.retention_days <= MAX_RETENTION_DAYS,
+            "retention_days",
+            || {
+                format!(
+                    "must be 0 (no age limit) to {MAX_RETENTION_DAYS}, got {}",
+                    self.retention_days
+                )
+            },
+        )?;
         rule(
             MESSAGE_BYTES.contains(&self.max_message_bytes),
             "max_message_bytes",

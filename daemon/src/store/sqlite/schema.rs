@@ -1,0 +1,55 @@
+//! The database layout and its migrations, numbered by `PRAGMA user_version`.
+//!
+//! Migration `n` (1-based) takes a database from version `n - 1` to `n`;
+//! each runs in its own transaction, so a crash mid-migration leaves the
+//! previous version intact. A file stamped with a newer version than
+//! [`VERSION`] was written by a newer binary and is refused at start-up.
+
+use rusqlite::Connection;
+
+/// `PRAGMA application_id` of an imedge database ("IMED"): tells our files
+/// from other SQLite databases.
+pub const APPLICATION_ID: i32 = 0x494D_4544;
+
+/// Migrations in order; `MIGRATIONS[i]` makes version `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: directory, cursors, logs and messages.
+    "CREATE TABLE users (uid INTEGER PRIMARY KEY);
+     CREATE TABLE accounts (
+         uid INTEGER PRIMARY KEY,
+         mobile TEXT NOT NULL UNIQUE,
+         password_hash TEXT NOT NULL,
+         nickname TEXT NOT NULL);
+     CREATE TABLE friends (a INTEGER NOT NULL, b INTEGER NOT NULL,
+         PRIMARY KEY (a, b)) WITHOUT ROWID;
+     CREATE TABLE groups (gid INTEGER PRIMARY KEY AUTOINCREMENT,
+         name TEXT NOT NULL, owner INTEGER NOT NULL);
+     CREATE TABLE members (gid INTEGER NOT NULL, uid INTEGER NOT NULL,
+         PRIMARY KEY (gid, uid)) WITHOUT ROWID;
+     CREATE INDEX members_by_uid ON members (uid, gid);
+     CREATE TABLE cursors (uid INTEGER PRIMARY KEY, inbox INTEGER NOT NULL,
+         groups TEXT NOT NULL);
+     -- The newest seq ever stored per log, kept when retention has deleted
+     -- every message of the log, so numbering never restarts.
+     CREATE TABLE logs (kind INTEGER NOT NULL, id INTEGER NOT NULL,
+         last_seq INTEGER NOT NULL, PRIMARY KEY (kind, id)) WITHOUT ROWID;
+     CREATE TABLE messages (kind INTEGER NOT NULL, id INTEGER NOT NULL,
+         seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, frame BLOB NOT NULL,
+         PRIMARY KEY (kind, id, seq)) WITHOUT ROWID;
+     -- Age retention finds the oldest messages without a full scan.
+     CREATE INDEX messages_by_ts ON messages (ts_ms);",
+];
+
+/// The schema version this binary writes and understands.
+pub const VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Applies every migration above `from`, stamping the version after each.
+pub fn migrate(conn: &mut Connection, from: i64) -> rusqlite::Result<()> {
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(from.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

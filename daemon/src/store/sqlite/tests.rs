@@ -1,0 +1,462 @@
+//! The SQLite backend against the conformance suite, plus what only a file
+//! can show: reopening, start-up refusals, group commit and retention.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::store::conformance;
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "imedge-sqlite-{name}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn db(&self) -> PathBuf {
+        self.0.join("imedge.db")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn options(retain: usize) -> SqliteOptions {
+    SqliteOptions {
+        retain,
+        ..SqliteOptions::default()
+    }
+}
+
+/// Collects every reported outcome as (core, ticket id, ok).
+fn collector(s: &SqliteStore) -> mpsc::Receiver<(usize, u64, bool)> {
+    let (tx, rx) = mpsc::channel();
+    s.set_notify(Arc::new(move |core, done| {
+        for (id, r) in done {
+            let _ = tx.send((core, id, r.is_ok()));
+        }
+    }));
+    rx
+}
+
+fn wait(rx: &mpsc::Receiver<(usize, u64, bool)>, n: usize) -> Vec<(usize, u64, bool)> {
+    (0..n)
+        .map(|_| rx.recv_timeout(Duration::from_secs(20)).expect("reported"))
+        .collect()
+}
+
+fn t(id: u64) -> Ticket {
+    Ticket { core: 0, id }
+}
+
+#[test]
+fn conforms() {
+    let dir = TempDir::new("conform");
+    let n = AtomicUsize::new(0);
+    conformance::run_all(&|| {
+        let path = dir
+            .0
+            .join(format!("c{}.db", n.fetch_add(1, Ordering::Relaxed)));
+        Box::new(SqliteStore::open(&path, options(conformance::RETAIN)).unwrap())
+    });
+}
+
+#[test]
+fn sequences_continue_after_reopen() {
+    let dir = TempDir::new("reopen");
+    let frame = |log: &str, i: u64| Bytes::from(format!("{log}-{i}-\u{0}\u{ff}").into_bytes());
+    {
+        let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+        let rx = collector(&s);
+        for i in 1..=100 {
+            s.append(LogKey::Inbox(5), i, frame("u", i), t(i)).unwrap();
+            s.append(LogKey::Group(5), i, frame("g", i), t(1000 + i))
+                .unwrap();
+        }
+        assert!(wait(&rx, 200).iter().all(|r| r.2));
+        s.ensure_user(77).unwrap();
+        s.set_cursor(
+            77,
+            &Cursor {
+                inbox: 3,
+                groups: vec![(5, 9)],
+            },
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+    for (log, name) in [(LogKey::Inbox(5), "u"), (LogKey::Group(5), "g")] {
+        assert_eq!(s.last_seq(log).unwrap(), 100);
+        let got = s.read(log, 0, 1000).unwrap();
+        assert_eq!(got.len(), 100);
+        for (i, m) in got.iter().enumerate() {
+            assert_eq!(m.seq, i as u64 + 1);
+            assert_eq!(m.frame, frame(name, m.seq), "byte-identical");
+        }
+    }
+    assert!(s.user_exists(77).unwrap());
+    assert_eq!(s.cursor(77).unwrap().unwrap().groups, vec![(5, 9)]);
+    let rx = collector(&s);
+    assert!(
+        s.append(LogKey::Inbox(5), 100, frame("u", 100), t(1))
+            .is_err(),
+        "reuse"
+    );
+    assert!(
+        s.append(LogKey::Inbox(5), 102, frame("u", 102), t(1))
+            .is_err(),
+        "gap"
+    );
+    assert_eq!(
+        s.append(LogKey::Inbox(5), 101, frame("u", 101), t(2))
+            .unwrap(),
+        Appended::Pending
+    );
+    assert_eq!(wait(&rx, 1), vec![(0, 2, true)]);
+}
+
+#[test]
+fn uids_start_at_first_uid_and_continue_after_reopen() {
+    let dir = TempDir::new("uids");
+    let a = SqliteStore::open(&dir.db(), options(10))
+        .unwrap()
+        .register("1", "h", "a")
+        .unwrap();
+    assert_eq!(a.uid, FIRST_UID);
+    let s = SqliteStore::open(&dir.db(), options(10)).unwrap();
+    s.ensure_user(FIRST_UID + 1).unwrap();
+    assert_eq!(s.register("2", "h", "b").unwrap().uid, FIRST_UID + 2);
+    assert_eq!(s.account_by_mobile("1").unwrap(), Some(a));
+}
+
+#[test]
+fn a_corrupt_file_is_refused() {
+    let dir = TempDir::new("corrupt");
+    std::fs::write(dir.db(), vec![0x5a; 8192]).unwrap();
+    let e = SqliteStore::open(&dir.db(), options(10))
+        .err()
+        .expect("refused");
+    assert!(matches!(e, OpenError::Corrupt { .. }), "{e}");
+    assert!(e.to_string().contains("imedge.db"), "{e}");
+}
+
+#[test]
+fn a_damaged_header_is_refused() {
+    let dir = TempDir::new("damaged");
+    drop(SqliteStore::open(&dir.db(), options(10)).unwrap());
+    let mut bytes = std::fs::read(dir.db()).unwrap();
+    bytes[..16].copy_from_slice(b"not sqlite here!");
+    std::fs::write(dir.db(), bytes).unwrap();
+    let e = SqliteStore::open(&dir.db(), options(10))
+        .err()
+        .expect("refused");
+    assert!(matches!(e, OpenError::Corrupt { .. }), "{e}");
+}
+
+#[test]
+fn another_programs_database_is_refused() {
+    let dir = TempDir::new("foreign");
+    rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+        .unwrap();
+    let e = SqliteStore::open(&dir.db(), options(10))
+        .err()
+        .expect("refused");
+    assert!(matches!(e, OpenError::Foreign { .. }), "{e}");
+    std::fs::write(dir.db(), b"").unwrap();
+    let e = SqliteStore::open(&dir.db(), options(10))
+        .err()
+        .expect("empty file refused");
+    assert!(matches!(e, OpenError::Foreign { .. }), "{e}");
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = TempDir::new("newer");
+    drop(SqliteStore::open(&dir.db(), options(10)).unwrap());
+    rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .pragma_update(None, "user_version", schema::VERSION + 1)
+        .unwrap();
+    let e = SqliteStore::open(&dir.db(), options(10))
+        .err()
+        .expect("refused");
+    assert!(matches!(e, OpenError::TooNew { .. }), "{e}");
+}
+
+#[test]
+fn a_deleted_database_is_refused_not_recreated() {
+    let dir = TempDir::new("deleted");
+    drop(SqliteStore::open(&dir.db(), options(10)).unwrap());
+    assert!(marker_path(&dir.db()).exists());
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = dir.db().into_os_string();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    let e = SqliteStore::open(&dir.db(), options(10))
+        .err()
+        .expect("refused");
+    assert!(matches!(e, OpenError::Deleted { .. }), "{e}");
+    assert!(!dir.db().exists(), "no empty database was created");
+}
+
+#[test]
+fn first_start_creates_missing_directories() {
+    let dir = TempDir::new("fresh");
+    let path = dir.0.join("a/b/imedge.db");
+    let s = SqliteStore::open(&path, options(10)).unwrap();
+    assert_eq!(s.last_seq(LogKey::Inbox(1)).unwrap(), 0);
+    assert!(marker_path(&path).exists());
+}
+
+#[test]
+fn group_commit_batches_appends() {
+    let dir = TempDir::new("batch");
+    let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+    let rx = collector(&s);
+    let n: u64 = 20_000;
+    let start = Instant::now();
+    for i in 0..n {
+        let log = LogKey::Inbox((i % 200) as i64);
+        s.append(log, i / 200 + 1, Bytes::from_static(b"{\"cmd\":10}"), t(i))
+            .unwrap();
+    }
+    let got = wait(&rx, n as usize);
+    let secs = start.elapsed().as_secs_f64();
+    assert!(got.iter().all(|r| r.2));
+    let commits = s.commits();
+    eprintln!(
+        "{n} appends in {commits} commits, {:.0} appends/s through the store thread",
+        n as f64 / secs
+    );
+    assert!(commits < n / 10, "{commits} commits for {n} appends");
+}
+
+#[test]
+fn retention_by_count_survives_reopen_and_keeps_numbering() {
+    let dir = TempDir::new("count");
+    {
+        let s = SqliteStore::open(&dir.db(), options(5)).unwrap();
+        let rx = collector(&s);
+        for i in 1..=12 {
+            s.append(LogKey::Group(3), i, Bytes::from(vec![i as u8]), t(i))
+                .unwrap();
+        }
+        wait(&rx, 12);
+    }
+    let s = SqliteStore::open(&dir.db(), options(5)).unwrap();
+    let seqs: Vec<u64> = s
+        .read(LogKey::Group(3), 0, 100)
+        .unwrap()
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, vec![8, 9, 10, 11, 12]);
+    assert_eq!(s.last_seq(LogKey::Group(3)).unwrap(), 12);
+}
+
+#[test]
+fn retention_by_age_empties_a_log_but_keeps_its_last_seq() {
+    let dir = TempDir::new("age");
+    let now = Arc::new(AtomicI64::new(1_000_000_000_000));
+    let clock_now = now.clone();
+    let opts = SqliteOptions {
+        retain_days: 30,
+        clock: Arc::new(move || clock_now.load(Ordering::Relaxed)),
+        ..options(1000)
+    };
+    let day = 86_400_000;
+    {
+        let s = SqliteStore::open(&dir.db(), opts.clone()).unwrap();
+        let rx = collector(&s);
+        for i in 1..=4 {
+            s.append(LogKey::Inbox(9), i, Bytes::from_static(b"old"), t(i))
+                .unwrap();
+        }
+        wait(&rx, 4);
+        now.fetch_add(20 * day, Ordering::Relaxed);
+        s.append(LogKey::Inbox(9), 5, Bytes::from_static(b"new"), t(5))
+            .unwrap();
+        wait(&rx, 1);
+        now.fetch_add(11 * day, Ordering::Relaxed);
+        assert_eq!(
+            s.sweep_expired().unwrap(),
+            4,
+            "31 days old go, 11 days old stay"
+        );
+        assert_eq!(s.read(LogKey::Inbox(9), 0, 10).unwrap()[0].seq, 5);
+        now.fetch_add(30 * day, Ordering::Relaxed);
+        assert_eq!(s.sweep_expired().unwrap(), 1);
+        assert!(s.read(LogKey::Inbox(9), 0, 10).unwrap().is_empty());
+    }
+    let s = SqliteStore::open(&dir.db(), opts).unwrap();
+    assert_eq!(
+        s.last_seq(LogKey::Inbox(9)).unwrap(),
+        5,
+        "numbering survives an empty log"
+    );
+}
+
+#[test]
+fn a_full_queue_refuses_appends_instead_of_blocking() {
+    let dir = TempDir::new("full");
+    let s = SqliteStore::open(
+        &dir.db(),
+        SqliteOptions {
+            queue: 1,
+            ..options(10)
+        },
+    )
+    .unwrap();
+    let _rx = collector(&s);
+    let refused = (1..=5000u64)
+        .map(|i| s.append(LogKey::Inbox(1), i, Bytes::from_static(b"x"), t(i)))
+        .take_while(|r| r.is_ok())
+        .count();
+    assert!(refused < 5000, "a 1-slot queue fills up");
+}
+
+#[test]
+fn last_seq_counts_queued_appends_and_reports_come_once_per_core_per_commit() {
+    let dir = TempDir::new("queued");
+    let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let seen = calls.clone();
+    s.set_notify(Arc::new(move |core, done| {
+        seen.fetch_add(1, Ordering::Relaxed);
+        for (id, r) in done {
+            let _ = tx.send((core, id, r.is_ok()));
+        }
+    }));
+    for i in 1..=2000u64 {
+        let ticket = Ticket {
+            core: (i % 2) as usize,
+            id: i,
+        };
+        s.append(LogKey::Group(1), i, Bytes::from_static(b"m"), ticket)
+            .unwrap();
+    }
+    assert_eq!(
+        s.last_seq(LogKey::Group(1)).unwrap(),
+        2000,
+        "queued appends count"
+    );
+    let got = wait(&rx, 2000);
+    assert!(got
+        .iter()
+        .all(|&(core, id, ok)| ok && core == (id % 2) as usize));
+    let commits = s.commits() as usize;
+    assert!(
+        calls.load(Ordering::Relaxed) <= 2 * commits,
+        "one call per core per commit"
+    );
+}
+
+#[test]
+fn the_directory_survives_reopen() {
+    let dir = TempDir::new("directory");
+    let (a, b, g) = {
+        let s = SqliteStore::open(&dir.db(), options(10)).unwrap();
+        let a = s.register("100", "$argon2id$x", "ann").unwrap();
+        let b = s.register("200", "$argon2id$y", "bo").unwrap();
+        s.add_friend(a.uid, b.uid).unwrap();
+        let g = s.create_group(a.uid, "room").unwrap();
+        s.join_group(g.id, b.uid).unwrap();
+        (a, b, g)
+    };
+    let s = SqliteStore::open(&dir.db(), options(10)).unwrap();
+    assert_eq!(g.id, 1, "gids start at 1");
+    assert_eq!(s.account_by_mobile("100").unwrap(), Some(a.clone()));
+    assert_eq!(s.friends(a.uid).unwrap(), vec![(b.uid, "bo".to_owned())]);
+    assert_eq!(s.user_groups(b.uid).unwrap(), vec![g.clone()]);
+    assert!(s.is_member(g.id, a.uid).unwrap());
+    assert_eq!(s.create_group(b.uid, "next").unwrap().id, 2);
+}
+
+/// Acked appends per second with a bounded number in flight (like many
+/// clients each waiting for its ack), per fsync policy. A measurement, not
+/// a check: `cargo test --release -p imedge sqlite::tests::throughput -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput() {
+    for fsync in [Fsync::Off, Fsync::Normal, Fsync::Full] {
+        let dir = TempDir::new("throughput");
+        let s = SqliteStore::open(
+            &dir.db(),
+            SqliteOptions {
+                fsync,
+                ..options(1000)
+            },
+        )
+        .unwrap();
+        let rx = collector(&s);
+        let (n, window, logs) = (200_000u64, 4096u64, 2000u64);
+        let frame = Bytes::from(vec![b'x'; 120]);
+        let start = Instant::now();
+        let mut seqs = vec![0u64; logs as usize];
+        let mut in_flight = 0;
+        for i in 0..n {
+            if in_flight == window {
+                rx.recv_timeout(Duration::from_secs(20)).expect("reported");
+                in_flight -= 1;
+            }
+            let l = (i * 7919 % logs) as usize;
+            seqs[l] += 1;
+            s.append(LogKey::Inbox(l as i64), seqs[l], frame.clone(), t(i))
+                .unwrap();
+            in_flight += 1;
+        }
+        wait(&rx, in_flight as usize);
+        let secs = start.elapsed().as_secs_f64();
+        eprintln!(
+            "fsync {fsync:?}: {n} acked appends over {logs} logs in {:.2}s = {:.0}/s, {} commits",
+            secs,
+            n as f64 / secs,
+            s.commits()
+        );
+    }
+}
+
+/// Directory reads on the caller's thread (a room message asks two), per
+/// second. A measurement: run with `--ignored --nocapture`.
+#[test]
+#[ignore]
+fn directory_read_speed() {
+    let dir = TempDir::new("readspeed");
+    let s = SqliteStore::open(&dir.db(), options(10)).unwrap();
+    let g = s.create_group(1, "room").unwrap();
+    for u in 2..200 {
+        s.join_group(g.id, u).unwrap();
+    }
+    let n = 200_000;
+    let start = Instant::now();
+    for i in 0..n {
+        assert!(s.group_exists(g.id).unwrap());
+        assert!(s.is_member(g.id, 2 + i % 198).unwrap());
+    }
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "{:.0} group_exists + is_member pairs/s on one thread",
+        n as f64 / secs
+    );
+}

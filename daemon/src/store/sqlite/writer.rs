@@ -1,0 +1,266 @@
+//! The store thread: drains whatever is queued, writes it in one
+//! transaction (group commit), commits, then reports each core's tickets in
+//! one call. Retention by count runs inside that transaction (a few rows
+//! per touched log); retention by age runs between commits in chunks of
+//! [`AGE_CHUNK`] rows, one chunk after a commit at most, so a backlog of
+//! expired messages never holds the queue for long.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{encode_groups, kind_id, Shared};
+use crate::store::{Cursor, LogKey, StoreError, Ticket};
+
+/// Most requests written in one transaction: bounds a commit's latency.
+const MAX_BATCH: usize = 8192;
+/// Rows deleted per age-retention step.
+const AGE_CHUNK: usize = 1000;
+/// How often age retention looks for expired messages when nothing else is due.
+const AGE_EVERY: Duration = Duration::from_secs(1);
+
+/// One core's finished tickets, as the notify callback takes them.
+type Reports = Vec<(u64, Result<(), StoreError>)>;
+
+/// A request for the store thread.
+pub enum Op {
+    /// Store one message (the caller already checked its seq follows on).
+    Append {
+        /// Its log.
+        log: LogKey,
+        /// Its seq.
+        seq: u64,
+        /// The frame as delivered live.
+        frame: Bytes,
+        /// Reported back through the notify callback.
+        ticket: Ticket,
+    },
+    /// Record a user as known.
+    EnsureUser(i64),
+    /// Record a delivery cursor.
+    SetCursor(i64, Cursor),
+    /// Run age retention to the end now and answer with the rows deleted (tests, tools).
+    Sweep(std::sync::mpsc::Sender<usize>),
+}
+
+/// The store thread's state.
+pub struct Writer {
+    conn: Connection,
+    shared: Arc<Shared>,
+    /// Last committed seq per log, loaded from `logs` on first use.
+    last: HashMap<LogKey, u64>,
+    last_age_sweep: Instant,
+}
+
+impl Writer {
+    /// A writer over the checked connection `conn`.
+    pub fn new(conn: Connection, shared: Arc<Shared>) -> Writer {
+        Writer {
+            conn,
+            shared,
+            last: HashMap::new(),
+            last_age_sweep: Instant::now(),
+        }
+    }
+
+    /// Serves `rx` until every sender is gone.
+    pub fn run(mut self, rx: flume::Receiver<Op>) {
+        let mut batch = Vec::new();
+        loop {
+            match rx.recv_timeout(AGE_EVERY) {
+                Ok(op) => batch.push(op),
+                Err(flume::RecvTimeoutError::Timeout) => {
+                    self.age_step_if_due();
+                    continue;
+                }
+                Err(flume::RecvTimeoutError::Disconnected) => break,
+            }
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(_) => break,
+                }
+            }
+            self.write(std::mem::take(&mut batch));
+            // Not only when idle: under steady load the queue is never
+            // empty, and one chunk per second (more while behind) is short.
+            self.age_step_if_due();
+        }
+    }
+
+    /// Writes one batch in one transaction and reports its tickets.
+    fn write(&mut self, batch: Vec<Op>) {
+        let mut outcomes: Vec<(Ticket, Result<(), String>)> = Vec::new();
+        let mut sweeps = Vec::new();
+        let mut cursors = Vec::new();
+        let mut touched: HashMap<LogKey, u64> = HashMap::new();
+        let result = (|| -> rusqlite::Result<()> {
+            let now = (self.shared.clock)();
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO messages (kind, id, seq, ts_ms, frame) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for op in batch {
+                    match op {
+                        Op::Append {
+                            log,
+                            seq,
+                            frame,
+                            ticket,
+                        } => {
+                            let last = match touched.get(&log).or(self.last.get(&log)) {
+                                Some(l) => *l,
+                                None => load_last(&tx, log)?,
+                            };
+                            if seq != last + 1 {
+                                outcomes.push((
+                                    ticket,
+                                    Err(format!("{log:?}: append seq {seq} after {last}")),
+                                ));
+                                continue;
+                            }
+                            let (k, id) = kind_id(log);
+                            insert.execute(params![k, id, seq as i64, now, &frame[..]])?;
+                            touched.insert(log, seq);
+                            outcomes.push((ticket, Ok(())));
+                        }
+                        Op::EnsureUser(uid) => {
+                            tx.prepare_cached("INSERT OR IGNORE INTO users (uid) VALUES (?1)")?
+                                .execute([uid])?;
+                        }
+                        Op::SetCursor(uid, c) => {
+                            tx.prepare_cached(
+                                "INSERT OR REPLACE INTO cursors (uid, inbox, groups) VALUES (?1, ?2, ?3)",
+                            )?
+                            .execute(params![uid, c.inbox as i64, encode_groups(&c.groups)])?;
+                            cursors.push((uid, c));
+                        }
+                        Op::Sweep(reply) => sweeps.push(reply),
+                    }
+                }
+            }
+            let retain = self.shared.retain as i64;
+            for (log, last) in &touched {
+                let (k, id) = kind_id(*log);
+                tx.prepare_cached(
+                    "INSERT INTO logs (kind, id, last_seq) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (kind, id) DO UPDATE SET last_seq = excluded.last_seq",
+                )?
+                .execute(params![k, id, *last as i64])?;
+                // Count retention: the log is contiguous, so everything at or
+                // below last - retain goes (usually one row per append).
+                tx.prepare_cached(
+                    "DELETE FROM messages WHERE kind = ?1 AND id = ?2 AND seq <= ?3",
+                )?
+                .execute(params![k, id, *last as i64 - retain])?;
+            }
+            tx.commit()
+        })();
+        match result {
+            Ok(()) => {
+                self.shared.commits.fetch_add(1, Ordering::Relaxed);
+                self.last.extend(touched);
+                let mut pending = self.shared.lock_cursors();
+                for (uid, c) in cursors {
+                    if pending.get(&uid) == Some(&c) {
+                        pending.remove(&uid);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store commit failed; its appends are reported failed");
+                // The callers counted these seqs as taken; put their view
+                // back to what is really stored so the log stays gapless.
+                for log in touched.keys() {
+                    let committed = self.last.get(log).copied().unwrap_or(0);
+                    self.shared.reset_front(*log, committed);
+                    self.last.remove(log);
+                }
+                for o in &mut outcomes {
+                    if o.1.is_ok() {
+                        o.1 = Err(format!("commit failed: {e}"));
+                    }
+                }
+            }
+        }
+        self.report(outcomes);
+        for reply in sweeps {
+            let mut total = 0;
+            while let Ok(n) = self.age_step() {
+                total += n;
+                if n < AGE_CHUNK {
+                    break;
+                }
+            }
+            let _ = reply.send(total);
+        }
+    }
+
+    /// Calls the notify callback once per core with its outcomes.
+    fn report(&self, outcomes: Vec<(Ticket, Result<(), String>)>) {
+        if outcomes.is_empty() {
+            return;
+        }
+        let notify = self.shared.notify();
+        let Some(notify) = notify else {
+            return;
+        };
+        let mut per_core: HashMap<usize, Reports> = HashMap::new();
+        for (t, r) in outcomes {
+            per_core
+                .entry(t.core)
+                .or_default()
+                .push((t.id, r.map_err(StoreError::Unavailable)));
+        }
+        for (core, done) in per_core {
+            notify(core, done);
+        }
+    }
+
+    /// One age-retention chunk, if retention by age is on and one is due.
+    fn age_step_if_due(&mut self) {
+        if self.last_age_sweep.elapsed() < AGE_EVERY {
+            return;
+        }
+        match self.age_step() {
+            // A full chunk means more may be waiting: stay due.
+            Ok(n) if n >= AGE_CHUNK => {}
+            Ok(_) => self.last_age_sweep = Instant::now(),
+            Err(e) => {
+                tracing::warn!(error = %e, "age retention failed; retrying later");
+                self.last_age_sweep = Instant::now();
+            }
+        }
+    }
+
+    /// Deletes up to [`AGE_CHUNK`] messages older than the age limit.
+    fn age_step(&mut self) -> rusqlite::Result<usize> {
+        let Some(max_age) = self.shared.max_age_ms else {
+            return Ok(0);
+        };
+        let cutoff = (self.shared.clock)() - max_age;
+        self.conn
+            .prepare_cached(
+                "DELETE FROM messages WHERE (kind, id, seq) IN
+                 (SELECT kind, id, seq FROM messages WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
+            )?
+            .execute(params![cutoff, AGE_CHUNK as i64])
+    }
+}
+
+/// The last seq stored for `log` (0 for a log never written).
+pub fn load_last(conn: &Connection, log: LogKey) -> rusqlite::Result<u64> {
+    let (k, id) = kind_id(log);
+    let last: Option<i64> = conn
+        .prepare_cached("SELECT last_seq FROM logs WHERE kind = ?1 AND id = ?2")?
+        .query_row([k, id], |r| r.get(0))
+        .optional()?;
+    Ok(last.unwrap_or(0) as u64)
+}
