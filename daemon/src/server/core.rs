@@ -69,6 +69,7 @@ pub struct Core {
 
 /// An ack to send once its message is durable.
 struct PendingAck {
+    log: LogKey,
     to: ConnRef,
     id: i64,
     seq: u64,
@@ -133,10 +134,25 @@ impl Core {
     }
 
     /// Remembers to ack (cmd 20) when the store reports `ticket` durable.
-    pub fn ack_when_durable(&self, ticket: u64, to: ConnRef, id: i64, seq: u64, ts: i64) {
-        self.acks
-            .borrow_mut()
-            .insert(ticket, PendingAck { to, id, seq, ts });
+    pub fn ack_when_durable(
+        &self,
+        ticket: u64,
+        log: LogKey,
+        to: ConnRef,
+        id: i64,
+        seq: u64,
+        ts: i64,
+    ) {
+        self.acks.borrow_mut().insert(
+            ticket,
+            PendingAck {
+                log,
+                to,
+                id,
+                seq,
+                ts,
+            },
+        );
     }
 
     /// The store's report on appends of this core: acks for the durable
@@ -151,6 +167,9 @@ impl Core {
                 Ok(()) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, seq = p.seq, "append failed after live delivery");
+                    // The store reset its view of the log; ours must follow, or
+                    // every later append to it would be refused as a gap.
+                    self.seqs.borrow_mut().remove(&p.log);
                     self.counters().error(503);
                     self.deliver(
                         p.to,

@@ -142,6 +142,7 @@ pub fn deliver_room(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelope,
 
 /// A message numbered, framed and handed to the store.
 struct Accepted {
+    log: LogKey,
     seq: u64,
     ts: i64,
     frame: Bytes,
@@ -179,6 +180,7 @@ fn stamp_and_store(
     };
     core.commit_seq(log, seq);
     Some(Accepted {
+        log,
         seq,
         ts,
         frame,
@@ -189,7 +191,7 @@ fn stamp_and_store(
 /// Acks now, or once the store reports the append durable.
 fn ack(core: &Core, to: ConnRef, id: i64, a: &Accepted) {
     match a.pending {
-        Some(ticket) => core.ack_when_durable(ticket, to, id, a.seq, a.ts),
+        Some(ticket) => core.ack_when_durable(ticket, a.log, to, id, a.seq, a.ts),
         None if id != 0 => core.deliver(to, msg::ack_frame(id, a.seq, a.ts)),
         None => {}
     }

@@ -79,6 +79,12 @@ fn spawn_at(data_dir: std::path::PathBuf, extra: &[&str], fd_limit: Option<u64>)
             });
         }
     }
+    // The in-memory store unless the test names one.
+    let store: &[&str] = if extra.contains(&"--store") {
+        &[]
+    } else {
+        &["--store", "memory"]
+    };
     let mut child = cmd
         .args([
             "serve",
@@ -86,11 +92,10 @@ fn spawn_at(data_dir: std::path::PathBuf, extra: &[&str], fd_limit: Option<u64>)
             "127.0.0.1:0",
             "--secret",
             SECRET,
-            "--store",
-            "memory",
             "--log",
             "warn",
         ])
+        .args(store)
         .arg("--data-dir")
         .arg(&data_dir)
         .args(extra)
