@@ -148,18 +148,17 @@ impl Writer {
             }
             let retain = self.shared.retain as i64;
             for (log, last) in &touched {
-                let (k, id) = kind_id(*log);
-                tx.prepare_cached(
-                    "INSERT INTO logs (kind, id, last_seq) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (kind, id) DO UPDATE SET last_seq = excluded.last_seq",
-                )?
-                .execute(params![k, id, *last as i64])?;
-                // Count retention: the log is contiguous, so everything at or
-                // below last - retain goes (usually one row per append).
-                tx.prepare_cached(
-                    "DELETE FROM messages WHERE kind = ?1 AND id = ?2 AND seq <= ?3",
-                )?
-                .execute(params![k, id, *last as i64 - retain])?;
+                // Count retention keeps the newest `retain` messages, so a
+                // log's last seq stays readable as MAX(seq): the logs table
+                // is only written where the age sweep may empty a log.
+                let floor = *last as i64 - retain;
+                if floor >= 1 {
+                    let (k, id) = kind_id(*log);
+                    tx.prepare_cached(
+                        "DELETE FROM messages WHERE kind = ?1 AND id = ?2 AND seq <= ?3",
+                    )?
+                    .execute(params![k, id, floor])?;
+                }
             }
             tx.commit()
         })();
@@ -246,20 +245,41 @@ impl Writer {
             return Ok(0);
         };
         let cutoff = (self.shared.clock)() - max_age;
-        self.conn
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // First keep the last seq of every log this chunk touches: the chunk
+        // may delete a log's newest message, and numbering must not restart.
+        tx.prepare_cached(
+            "INSERT INTO logs (kind, id, last_seq)
+             SELECT m.kind, m.id, (SELECT MAX(seq) FROM messages x WHERE x.kind = m.kind AND x.id = m.id)
+             FROM (SELECT DISTINCT kind, id FROM
+                   (SELECT kind, id FROM messages WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)) m
+             WHERE true
+             ON CONFLICT (kind, id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+        )?
+        .execute(params![cutoff, AGE_CHUNK as i64])?;
+        let n = tx
             .prepare_cached(
                 "DELETE FROM messages WHERE (kind, id, seq) IN
                  (SELECT kind, id, seq FROM messages WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
             )?
-            .execute(params![cutoff, AGE_CHUNK as i64])
+            .execute(params![cutoff, AGE_CHUNK as i64])?;
+        tx.commit()?;
+        Ok(n)
     }
 }
 
 /// The last seq stored for `log` (0 for a log never written).
 pub fn load_last(conn: &Connection, log: LogKey) -> rusqlite::Result<u64> {
     let (k, id) = kind_id(log);
+    // The newest stored message, or what the age sweep recorded before it
+    // deleted a log's last messages.
     let last: Option<i64> = conn
-        .prepare_cached("SELECT last_seq FROM logs WHERE kind = ?1 AND id = ?2")?
+        .prepare_cached(
+            "SELECT max(COALESCE((SELECT MAX(seq) FROM messages WHERE kind = ?1 AND id = ?2), 0),
+                        COALESCE((SELECT last_seq FROM logs WHERE kind = ?1 AND id = ?2), 0))",
+        )?
         .query_row([k, id], |r| r.get(0))
         .optional()?;
     Ok(last.unwrap_or(0) as u64)
