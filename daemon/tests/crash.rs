@@ -104,19 +104,34 @@ async fn acknowledged_messages_survive_sigkill() {
 
     let d = daemon(&dir);
     let mut b = d.connect(2).await;
+    // The offline push, then syncs from the last seq received until the
+    // latest (one replay carries at most 10,000 messages per log).
     let mut stored: Vec<(u64, String)> = Vec::new();
-    let mut synced = false;
+    let mut sync_id = 0;
     loop {
         let v = b.recv_any().await;
-        if v["cmd"] == 31 && (v["id"] == 0 || v["id"] == 1) {
-            break;
+        if v["cmd"] == 31 && v["id"] == sync_id {
+            let latest = v["inbox"].as_u64().unwrap();
+            let have = stored.last().map_or(0, |(s, _)| *s);
+            if have >= latest {
+                break;
+            }
+            sync_id += 1;
+            b.send(format!(
+                r#"{{"cmd":30,"id":{sync_id},"inbox":{have},"groups":{{}}}}"#
+            ))
+            .await;
+            continue;
         }
-        if v["cmd"] == 21 && v["code"] == 503 && !synced {
+        if v["cmd"] == 21 && v["code"] == 503 {
             // The push may be refused while the store recovers; a client then syncs.
-            eprintln!("offline push refused ({v}); syncing instead");
-            stored.clear();
-            b.send(r#"{"cmd":30,"id":1,"inbox":0,"groups":{}}"#).await;
-            synced = true;
+            eprintln!("replay refused ({v}); syncing again");
+            sync_id += 1;
+            let have = stored.last().map_or(0, |(s, _)| *s);
+            b.send(format!(
+                r#"{{"cmd":30,"id":{sync_id},"inbox":{have},"groups":{{}}}}"#
+            ))
+            .await;
             continue;
         }
         let seq = v["seq"]
