@@ -5,14 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::api::{Hasher, Limiter};
+use super::api::{Limiter, Offload};
 use super::inbox::CoreMsg;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
-/// Threads hashing passwords (each hash holds 19 MiB while it runs).
-const HASH_THREADS: usize = 2;
+/// Offload threads (each password hash holds 19 MiB while it runs).
+const OFFLOAD_THREADS: usize = 2;
 
 /// Process-wide state, shared by reference between the cores.
 pub struct Shared {
@@ -26,8 +26,9 @@ pub struct Shared {
     pub metrics: Metrics,
     /// Each core's inbox, by core index.
     pub inboxes: Vec<flume::Sender<CoreMsg>>,
-    /// Argon2id hashing threads for the account API.
-    pub hasher: Hasher,
+    /// Threads for work that must not run on a core: password hashing and
+    /// the HTTP API's store calls.
+    pub offload: Offload,
     /// Login and registration attempts per mobile and per client address.
     pub limiter: Limiter,
     /// Open WebSocket connections plus upgrades in progress, over all cores.
@@ -49,7 +50,7 @@ impl Shared {
             store,
             metrics: Metrics::new(inboxes.len()),
             inboxes,
-            hasher: Hasher::new(HASH_THREADS),
+            offload: Offload::new(OFFLOAD_THREADS),
             limiter: Limiter::default(),
             ws_conns: AtomicUsize::new(0),
             epoch: Instant::now(),

@@ -71,26 +71,36 @@ fn session(core: &Core, a: &Account) -> Vec<u8> {
     out
 }
 
+/// The account of `mobile`, looked up off the core.
+async fn lookup(core: &Core, mobile: &str) -> Result<Option<Account>, Failure> {
+    let (store, mobile) = (core.shared.store.clone(), mobile.to_owned());
+    core.shared
+        .offload
+        .run(move || store.account_by_mobile(&mobile))
+        .await?
+        .map_err(store_failure)
+}
+
 /// Registers `mobile` with `password` (and an optional `nickname`).
 pub async fn register(core: &Core, f: &Fields, peer: IpAddr) -> Result<Vec<u8>, Failure> {
     let mobile = mobile_field(f)?;
     let password = password_field(f)?;
     let nickname = text_field(f, "nickname", 64)?.unwrap_or(mobile);
     throttle(core, format!("addr:{peer}"), ATTEMPTS_PER_ADDRESS)?;
-    if core
-        .shared
-        .store
-        .account_by_mobile(mobile)
-        .map_err(store_failure)?
-        .is_some()
-    {
+    if lookup(core, mobile).await?.is_some() {
         return Err((409, "mobile number already registered".to_owned()));
     }
-    let hash = core.shared.hasher.hash(password).await?;
+    let hash = core.shared.offload.hash(password).await?;
+    let (store, mobile, nickname) = (
+        core.shared.store.clone(),
+        mobile.to_owned(),
+        nickname.to_owned(),
+    );
     let account = core
         .shared
-        .store
-        .register(mobile, &hash, nickname)
+        .offload
+        .run(move || store.register(&mobile, &hash, &nickname))
+        .await?
         .map_err(store_failure)?;
     Ok(session(core, &account))
 }
@@ -101,13 +111,9 @@ pub async fn login(core: &Core, f: &Fields, peer: IpAddr) -> Result<Vec<u8>, Fai
     let password = f.get("password").unwrap_or("");
     throttle(core, format!("addr:{peer}"), ATTEMPTS_PER_ADDRESS)?;
     throttle(core, format!("mobile:{mobile}"), LOGINS_PER_MOBILE)?;
-    let account = core
-        .shared
-        .store
-        .account_by_mobile(mobile)
-        .map_err(store_failure)?;
+    let account = lookup(core, mobile).await?;
     let phc = account.as_ref().map(|a| a.password_hash.as_str());
-    if !core.shared.hasher.verify(password, phc).await? {
+    if !core.shared.offload.verify(password, phc).await? {
         return Err((401, "wrong mobile number or password".to_owned()));
     }
     Ok(session(

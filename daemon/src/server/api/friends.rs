@@ -8,7 +8,7 @@ use crate::msg::json::{put_int, put_str};
 use crate::server::core::Core;
 
 /// Befriends `uid` with user `dstid`, both ways.
-pub fn add(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
+pub async fn add(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
     let other = id_field(f, "dstid")?;
     if other == uid {
         return Err((400, "cannot befriend yourself".to_owned()));
@@ -21,8 +21,14 @@ pub fn add(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
 }
 
 /// `[{id, nickname}]` of `uid`'s friends.
-pub fn load(core: &Core, uid: i64) -> Result<Vec<u8>, Failure> {
-    let friends = core.shared.store.friends(uid).map_err(store_failure)?;
+pub async fn load(core: &Core, uid: i64) -> Result<Vec<u8>, Failure> {
+    let store = core.shared.store.clone();
+    let friends = core
+        .shared
+        .offload
+        .run(move || store.friends(uid))
+        .await?
+        .map_err(store_failure)?;
     let mut out = vec![b'['];
     for (i, (id, nickname)) in friends.iter().enumerate() {
         if i > 0 {

@@ -48,9 +48,17 @@ pub async fn create(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failur
         .ok_or((400, format!("name must be 1 to {MAX_NAME} bytes")))?;
     text_field(f, "icon", 1024)?;
     text_field(f, "memo", 1024)?;
-    let store = &core.shared.store;
-    store.ensure_user(uid).map_err(store_failure)?;
-    let g = store.create_group(uid, name).map_err(store_failure)?;
+    let (store, name) = (core.shared.store.clone(), name.to_owned());
+    let g = core
+        .shared
+        .offload
+        .run(move || {
+            store
+                .ensure_user(uid)
+                .and_then(|()| store.create_group(uid, &name))
+        })
+        .await?
+        .map_err(store_failure)?;
     reindex(core, uid, g.id, true).await;
     let mut out = Vec::new();
     group_json(&mut out, &g);
@@ -80,8 +88,14 @@ pub async fn leave(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure
 }
 
 /// `[{id, name, ownerid}]` of `uid`'s groups.
-pub fn load(core: &Core, uid: i64) -> Result<Vec<u8>, Failure> {
-    let groups = core.shared.store.user_groups(uid).map_err(store_failure)?;
+pub async fn load(core: &Core, uid: i64) -> Result<Vec<u8>, Failure> {
+    let store = core.shared.store.clone();
+    let groups = core
+        .shared
+        .offload
+        .run(move || store.user_groups(uid))
+        .await?
+        .map_err(store_failure)?;
     let mut out = vec![b'['];
     for (i, g) in groups.iter().enumerate() {
         if i > 0 {

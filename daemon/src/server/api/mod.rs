@@ -6,13 +6,13 @@
 mod accounts;
 mod friends;
 mod groups;
-mod hasher;
 mod limiter;
+mod offload;
 
 use std::net::IpAddr;
 
-pub use hasher::Hasher;
 pub use limiter::Limiter;
+pub use offload::Offload;
 
 use super::core::Core;
 use super::shared::unix_secs;
@@ -80,12 +80,12 @@ async fn call(
     }
     let uid = authenticate(core, head, &f)?;
     match path {
-        "/contact/addfriend" => friends::add(core, uid, &f),
-        "/contact/loadfriend" => friends::load(core, uid),
+        "/contact/addfriend" => friends::add(core, uid, &f).await,
+        "/contact/loadfriend" => friends::load(core, uid).await,
         "/contact/createcommunity" => groups::create(core, uid, &f).await,
         "/contact/joincommunity" => groups::join(core, uid, &f).await,
         "/contact/leavecommunity" => groups::leave(core, uid, &f).await,
-        _ => groups::load(core, uid),
+        _ => groups::load(core, uid).await,
     }
 }
 

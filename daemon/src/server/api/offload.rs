@@ -1,5 +1,6 @@
-//! Argon2id hashing on threads of its own: a hash takes tens of
-//! milliseconds and 19 MiB, which must never run on a core.
+//! Work that must never run on a core, on threads of its own: Argon2id
+//! hashing (tens of milliseconds and 19 MiB a hash) and the API's store
+//! calls that may wait on the disk (a registration, a group change).
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -14,10 +15,11 @@ const QUEUE: usize = 256;
 enum Job {
     Hash(String, flume::Sender<Result<String, String>>),
     Verify(String, String, flume::Sender<bool>),
+    Run(Box<dyn FnOnce() + Send>),
 }
 
-/// A pool of hashing threads fed through a bounded queue.
-pub struct Hasher {
+/// A pool of threads fed through a bounded queue.
+pub struct Offload {
     jobs: flume::Sender<Job>,
 }
 
@@ -26,14 +28,14 @@ pub struct Hasher {
 /// would leave Argon2's 19 MiB resident in an idle node.
 const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZGVjb3lkZWNveWRlY295$k7bpXxUXbzcYkGWz1QhZp3b2zqWg2dCp0ROJNndkvHo";
 
-impl Hasher {
-    /// Starts `threads` hashing threads (Argon2id, the crate's defaults: 19 MiB, t=2, p=1).
+impl Offload {
+    /// Starts `threads` threads (Argon2id with the crate's defaults: 19 MiB, t=2, p=1).
     pub fn new(threads: usize) -> Self {
         let (jobs, rx) = flume::bounded::<Job>(QUEUE);
         for i in 0..threads.max(1) {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new()
-                .name(format!("imedge-hash-{i}"))
+                .name(format!("imedge-offload-{i}"))
                 .spawn(move || {
                     for job in rx.iter() {
                         match job {
@@ -43,11 +45,12 @@ impl Hasher {
                             Job::Verify(pw, phc, reply) => {
                                 let _ = reply.send(verify(&pw, &phc));
                             }
+                            Job::Run(f) => f(),
                         }
                     }
                 });
             if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a hashing thread");
+                tracing::error!(error = %e, "cannot start an offload thread");
             }
         }
         Self { jobs }
@@ -76,10 +79,24 @@ impl Hasher {
         Ok(ok && phc.is_some())
     }
 
+    /// Runs `f` on a pool thread and returns its result.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, Failure> {
+        let (tx, rx) = flume::bounded(1);
+        self.submit(Job::Run(Box::new(move || {
+            let _ = tx.send(f());
+        })))?;
+        rx.recv_async()
+            .await
+            .map_err(|_| (503, "worker unavailable".to_owned()))
+    }
+
     fn submit(&self, job: Job) -> Result<(), Failure> {
         self.jobs
             .try_send(job)
-            .map_err(|_| (503, "too many logins in progress; retry shortly".to_owned()))
+            .map_err(|_| (503, "server busy; retry shortly".to_owned()))
     }
 }
 
