@@ -567,49 +567,11 @@ impl Store for SqliteStore {
     }
 
     fn join_group(&self, gid: i64, uid: i64) -> Result<(), StoreError> {
-        self.members.write(
-            || {
-                self.write(|tx| {
-                    if !group_exists(tx, gid)? {
-                        return Err(StoreError::NoSuchGroup(gid));
-                    }
-                    tx.execute(
-                        "INSERT OR IGNORE INTO members (gid, uid) VALUES (?1, ?2)",
-                        [gid, uid],
-                    )
-                    .map_err(unavailable)?;
-                    Ok(())
-                })
-            },
-            |_, sets| {
-                if let Some(set) = sets.get_mut(&gid) {
-                    set.insert(uid);
-                }
-            },
-        )
+        self.change_membership(gid, uid, true)
     }
 
     fn leave_group(&self, gid: i64, uid: i64) -> Result<(), StoreError> {
-        self.members.write(
-            || {
-                self.write(|tx| {
-                    if !group_exists(tx, gid)? {
-                        return Err(StoreError::NoSuchGroup(gid));
-                    }
-                    tx.execute(
-                        "DELETE FROM members WHERE gid = ?1 AND uid = ?2",
-                        [gid, uid],
-                    )
-                    .map_err(unavailable)?;
-                    Ok(())
-                })
-            },
-            |_, sets| {
-                if let Some(set) = sets.get_mut(&gid) {
-                    set.remove(&uid);
-                }
-            },
-        )
+        self.change_membership(gid, uid, false)
     }
 
     fn group_exists(&self, gid: i64) -> Result<bool, StoreError> {
@@ -649,4 +611,36 @@ fn group_exists(c: &rusqlite::Connection, gid: i64) -> Result<bool, StoreError> 
     c.prepare_cached("SELECT 1 FROM groups WHERE gid = ?1")
         .and_then(|mut s| s.exists([gid]))
         .map_err(unavailable)
+}
+
+impl SqliteStore {
+    /// Adds (`joined`) or removes `uid` in group `gid`, in the database and
+    /// in the members cache under one lock.
+    fn change_membership(&self, gid: i64, uid: i64, joined: bool) -> Result<(), StoreError> {
+        let sql = if joined {
+            "INSERT OR IGNORE INTO members (gid, uid) VALUES (?1, ?2)"
+        } else {
+            "DELETE FROM members WHERE gid = ?1 AND uid = ?2"
+        };
+        self.members.write(
+            || {
+                self.write(|tx| {
+                    if !group_exists(tx, gid)? {
+                        return Err(StoreError::NoSuchGroup(gid));
+                    }
+                    tx.execute(sql, [gid, uid]).map_err(unavailable)?;
+                    Ok(())
+                })
+            },
+            |_, sets| {
+                if let Some(set) = sets.get_mut(&gid) {
+                    if joined {
+                        set.insert(uid);
+                    } else {
+                        set.remove(&uid);
+                    }
+                }
+            },
+        )
+    }
 }
