@@ -62,6 +62,12 @@ pub struct Core {
     known_users: RefCell<HashSet<i64>>,
     /// Messages for other cores, sent as one batch per core by the flusher.
     outbox: RefCell<Vec<Vec<CoreMsg>>>,
+    /// Per connected user of this core: the inbox seq up to which every
+    /// message was queued to its connections, with no hole. Saved as the
+    /// offline-push cursor when its last connection closes, so a message
+    /// that missed the user (its commit still pending at connect) is pushed
+    /// at the next connect rather than skipped.
+    delivered: RefCell<HashMap<i64, u64>>,
     /// Acks waiting for the store to make their message durable, by ticket.
     acks: RefCell<HashMap<u64, PendingAck>>,
     next_ticket: Cell<u64>,
@@ -93,6 +99,7 @@ impl Core {
             clock: Cell::new((0, 0)),
             known_users: RefCell::new(HashSet::new()),
             acks: RefCell::new(HashMap::new()),
+            delivered: RefCell::new(HashMap::new()),
             next_ticket: Cell::new(0),
             outbox: RefCell::new((0..shared.cores()).map(|_| Vec::new()).collect()),
             shared,
@@ -124,6 +131,26 @@ impl Core {
             self.known_users.borrow_mut().insert(uid);
         }
         Ok(known)
+    }
+
+    /// Starts tracking `uid`'s delivered inbox prefix at `seq` (its cursor).
+    pub fn start_delivered(&self, uid: i64, seq: u64) {
+        self.delivered.borrow_mut().insert(uid, seq);
+    }
+
+    /// Records that inbox `seq` was queued to `uid`'s connections; the prefix
+    /// only grows through consecutive seqs.
+    pub fn mark_delivered(&self, uid: i64, seq: u64) {
+        if let Some(d) = self.delivered.borrow_mut().get_mut(&uid) {
+            if seq == *d + 1 {
+                *d = seq;
+            }
+        }
+    }
+
+    /// Stops tracking `uid` (its last connection closed); returns its prefix.
+    pub fn take_delivered(&self, uid: i64) -> Option<u64> {
+        self.delivered.borrow_mut().remove(&uid)
     }
 
     /// A fresh store ticket for an append made by this core.

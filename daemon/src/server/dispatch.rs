@@ -98,6 +98,7 @@ pub fn deliver_single(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelop
         return;
     };
     core.push_user(dst, &a.frame);
+    core.mark_delivered(dst, a.seq);
     ack(core, from, env.id, &a);
 }
 

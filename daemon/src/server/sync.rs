@@ -46,6 +46,9 @@ fn replay_log(
     let msgs = store.read(log, after, MAX_REPLAY)?;
     let truncated = msgs.first().is_none_or(|m| m.seq > after + 1);
     for m in msgs {
+        if let LogKey::Inbox(uid) = log {
+            core.mark_delivered(uid, m.seq);
+        }
         core.push(to, m.frame);
     }
     Ok((latest, truncated))
@@ -88,6 +91,7 @@ pub fn offline_push(core: &Core, to: ConnRef, uid: i64) {
         .unwrap_or_default();
     let pushed = core.shared.store.cursor(uid).and_then(|cursor| {
         let cursor = cursor.unwrap_or_default();
+        core.start_delivered(uid, cursor.inbox);
         let after: Vec<(u64, u64)> = groups
             .iter()
             .map(|&g| {
@@ -122,8 +126,13 @@ pub fn offline_push(core: &Core, to: ConnRef, uid: i64) {
 pub fn save_cursor(core: &Core, uid: i64, groups: &[i64]) {
     let store = &core.shared.store;
     let cursor = (|| -> Result<Cursor, StoreError> {
+        // Where delivery to the user actually got to, not the log's end.
+        let inbox = match core.take_delivered(uid) {
+            Some(seq) => seq,
+            None => store.last_seq(LogKey::Inbox(uid))?,
+        };
         let mut c = Cursor {
-            inbox: store.last_seq(LogKey::Inbox(uid))?,
+            inbox,
             groups: Vec::with_capacity(groups.len()),
         };
         for &g in groups {
