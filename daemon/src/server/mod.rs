@@ -46,6 +46,23 @@ pub fn run(
         Err(e) => tracing::warn!(error = %e, "could not raise the open-files limit"),
     }
     let (listen, threads) = (config.listen, config.threads());
+    // Signal handlers first: they need descriptors (a self-pipe), and once
+    // the cores accept, a flood of connections can take every one left.
+    let (drain_tx, drain_rx) = std::sync::mpsc::channel();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .context("cannot install signal handlers")?;
+    std::thread::Builder::new()
+        .name("imedge-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let _ = drain_tx.send(sig);
+            }
+        })
+        .context("cannot start the signal thread")?;
+
     let addr = accept::probe(listen).with_context(|| format!("cannot listen on {listen}"))?;
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| flume::unbounded::<CoreMsg>()).unzip();
     let inboxes = txs.clone();
@@ -83,20 +100,6 @@ pub fn run(
     on_listen(addr);
     tracing::info!(%addr, threads, "imedge listening");
 
-    let (drain_tx, drain_rx) = std::sync::mpsc::channel();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGINT,
-    ])
-    .context("cannot install signal handlers")?;
-    std::thread::Builder::new()
-        .name("imedge-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                let _ = drain_tx.send(sig);
-            }
-        })
-        .context("cannot start the signal thread")?;
     let sig = drain_rx.recv().context("signal thread ended")?;
     tracing::info!(signal = sig, "draining");
     shared.metrics.draining.store(true, Relaxed);
