@@ -48,8 +48,7 @@ pub fn flush(core: &Rc<Core>, key: u32) {
             Err(_) => {
                 // The peer is gone: drop what is queued; the reader sees the
                 // end of stream and removes the connection.
-                c.out.clear_unsent();
-                c.out.consume(c.out.bytes());
+                c.out.clear();
                 sys::shutdown(fd);
                 return;
             }

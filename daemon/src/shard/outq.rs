@@ -66,6 +66,11 @@ impl OutQueue {
         }
     }
 
+    /// Drops everything queued, a partly written frame too (the peer is gone).
+    pub fn clear(&mut self) {
+        *self = Self::default();
+    }
+
     /// Drops every frame not yet started, keeping a partly written one so the
     /// stream stays well-framed for a closing frame queued after it.
     pub fn clear_unsent(&mut self) {

@@ -143,30 +143,23 @@ impl Daemon {
         Client { ws, uid }
     }
 
-    /// Sends a raw HTTP request and returns (status, headers+body text).
+    /// Sends a raw HTTP request and returns (status, headers+body text), read to the end.
     pub fn raw_http(&self, request: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(request.as_bytes()).unwrap();
-        let mut out = Vec::new();
-        let _ = s.read_to_end(&mut out);
-        let text = String::from_utf8_lossy(&out).into_owned();
-        let status = text
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        (status, text)
+        self.exchange(request, None)
     }
 
     /// Sends a raw request and reads until `marker` appears (for answers that keep the socket open).
     pub fn raw_http_until(&self, request: &str, marker: &str) -> (u16, String) {
+        self.exchange(request, Some(marker))
+    }
+
+    fn exchange(&self, request: &str, marker: Option<&str>) -> (u16, String) {
         let mut s = TcpStream::connect(self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         s.write_all(request.as_bytes()).unwrap();
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
-        while !String::from_utf8_lossy(&out).contains(marker) {
+        while !marker.is_some_and(|m| String::from_utf8_lossy(&out).contains(m)) {
             match s.read(&mut buf) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => out.extend_from_slice(&buf[..n]),
