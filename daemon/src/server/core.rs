@@ -13,11 +13,12 @@ use monoio::net::TcpStream;
 use slab::Slab;
 
 use super::inbox::CoreMsg;
+use super::numbering::{Numbering, Show};
 use super::shared::{unix_ms, Shared};
 use super::{sys, write};
 use crate::metrics::CoreCounters;
 use crate::shard::{ConnRef, Shard};
-use crate::store::{LogKey, StoreError, Ticket};
+use crate::store::{Appended, LogKey, StoreError, Ticket};
 use crate::ws::{close as code, encode};
 
 /// Size of the per-core read buffer every connection reads into.
@@ -39,8 +40,10 @@ pub struct Core {
     pub shared: Arc<Shared>,
     /// Connections and indexes.
     pub shard: RefCell<Shard<Rc<TcpStream>>>,
-    /// Last sequence numbers of the logs this core writes.
-    seqs: RefCell<HashMap<LogKey, u64>>,
+    /// Numbering of the logs this core writes.
+    seqs: RefCell<HashMap<LogKey, Numbering>>,
+    /// Reservations waiting for the store, by ticket: (log, up to).
+    reserving: RefCell<HashMap<u64, (LogKey, u64)>>,
     /// Slab keys with frames to write.
     dirty: RefCell<Vec<u32>>,
     flusher: Cell<Option<Waker>>,
@@ -89,6 +92,7 @@ impl Core {
             id,
             shard: RefCell::new(Shard::new(id as u16)),
             seqs: RefCell::new(HashMap::new()),
+            reserving: RefCell::new(HashMap::new()),
             dirty: RefCell::new(Vec::new()),
             flusher: Cell::new(None),
             rbuf: RefCell::new(vec![0; READ_BUF].into_boxed_slice()),
@@ -186,6 +190,11 @@ impl Core {
     /// ones, error 503 for the failed ones (delivered live, but not kept).
     pub fn durable(&self, done: Vec<(u64, Result<(), StoreError>)>) {
         for (ticket, outcome) in done {
+            let reservation = self.reserving.borrow_mut().remove(&ticket);
+            if let Some((log, upto)) = reservation {
+                self.reservation_done(log, upto, outcome);
+                continue;
+            }
             let Some(p) = self.acks.borrow_mut().remove(&ticket) else {
                 continue;
             };
@@ -194,8 +203,9 @@ impl Core {
                 Ok(()) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, seq = p.seq, "append failed after live delivery");
-                    // The store reset its view of the log; ours must follow, or
-                    // every later append to it would be refused as a gap.
+                    // The store moved its view of the log above every seq that
+                    // may have been shown; ours must follow, or every later
+                    // append to it would be refused as a gap.
                     self.seqs.borrow_mut().remove(&p.log);
                     self.counters().error(503);
                     self.deliver(
@@ -234,17 +244,96 @@ impl Core {
 
     /// The next sequence number of `log` (not yet taken: see [`Core::commit_seq`]).
     pub fn next_seq(&self, log: LogKey) -> Result<u64, StoreError> {
-        if let Some(s) = self.seqs.borrow().get(&log) {
-            return Ok(s + 1);
+        if let Some(n) = self.seqs.borrow().get(&log) {
+            return Ok(n.last + 1);
         }
         let last = self.shared.store.last_seq(log)?;
-        self.seqs.borrow_mut().insert(log, last);
+        self.seqs.borrow_mut().insert(log, Numbering::new(last));
         Ok(last + 1)
     }
 
-    /// Records that `seq` was stored in `log`.
+    /// Asks the store for the next reservation of `log` if taking `seq`
+    /// makes one due (see [`super::numbering`]); an error means `seq` must
+    /// not be taken.
+    pub fn reserve_for(&self, log: LogKey, seq: u64) -> Result<(), StoreError> {
+        let Some(upto) = self.seqs.borrow().get(&log).and_then(|n| n.due(seq)) else {
+            return Ok(());
+        };
+        let ticket = self.ticket();
+        let answer = self.shared.store.reserve(log, upto, ticket)?;
+        let ready = {
+            let mut seqs = self.seqs.borrow_mut();
+            let Some(n) = seqs.get_mut(&log) else {
+                return Ok(());
+            };
+            n.asked = upto;
+            match answer {
+                Appended::Durable => n.reserved(upto),
+                Appended::Pending => {
+                    self.reserving.borrow_mut().insert(ticket.id, (log, upto));
+                    Vec::new()
+                }
+            }
+        };
+        for (seq, show) in ready {
+            self.show_now(seq, show);
+        }
+        Ok(())
+    }
+
+    /// Records that `seq` was taken in `log` (handed to the store).
     pub fn commit_seq(&self, log: LogKey, seq: u64) {
-        self.seqs.borrow_mut().insert(log, seq);
+        if let Some(n) = self.seqs.borrow_mut().get_mut(&log) {
+            n.last = seq;
+        }
+    }
+
+    /// Delivers `seq` of `log` live now, or once its reservation is durable.
+    pub fn show(&self, log: LogKey, seq: u64, show: Show) {
+        let now = match self.seqs.borrow_mut().get_mut(&log) {
+            Some(n) => n.admit(seq, show),
+            None => Some(show),
+        };
+        if let Some(show) = now {
+            self.show_now(seq, show);
+        }
+    }
+
+    fn show_now(&self, seq: u64, show: Show) {
+        match show {
+            Show::User { uid, frame } => {
+                self.push_user(uid, &frame);
+                self.mark_delivered(uid, seq);
+            }
+            Show::Room { gid, frame, except } => {
+                for c in 0..self.shared.cores() {
+                    if c == self.id {
+                        self.fanout(gid, &frame, except);
+                    } else {
+                        let frame = frame.clone();
+                        self.send(c, CoreMsg::Fanout { gid, frame, except });
+                    }
+                }
+            }
+        }
+    }
+
+    /// The store's answer to a reservation: release what it covers, or on
+    /// failure forget the log's state (its held frames were never shown;
+    /// their appends fail with it or are replayed from the store).
+    fn reservation_done(&self, log: LogKey, upto: u64, outcome: Result<(), StoreError>) {
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, ?log, "seq reservation failed; held frames dropped");
+            self.seqs.borrow_mut().remove(&log);
+            return;
+        }
+        let ready = match self.seqs.borrow_mut().get_mut(&log) {
+            Some(n) => n.reserved(upto),
+            None => return,
+        };
+        for (seq, show) in ready {
+            self.show_now(seq, show);
+        }
     }
 
     /// Queues `frame` for a connection anywhere in the process.

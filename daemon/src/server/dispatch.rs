@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::core::Core;
 use super::inbox::CoreMsg;
+use super::numbering::Show;
 use crate::msg::{self, Cmd, Envelope};
 use crate::route::core_of;
 use crate::shard::ConnRef;
@@ -97,8 +98,8 @@ pub fn deliver_single(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelop
     let Some(a) = stamp_and_store(core, from, LogKey::Inbox(dst), sender, env, payload) else {
         return;
     };
-    core.push_user(dst, &a.frame);
-    core.mark_delivered(dst, a.seq);
+    let frame = a.frame.clone();
+    core.show(a.log, a.seq, Show::User { uid: dst, frame });
     ack(core, from, env.id, &a);
 }
 
@@ -124,20 +125,16 @@ pub fn deliver_room(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelope,
     let Some(a) = stamp_and_store(core, from, LogKey::Group(gid), sender, env, payload) else {
         return;
     };
-    for c in 0..core.shared.cores() {
-        if c == core.id {
-            core.fanout(gid, &a.frame, from);
-        } else {
-            core.send(
-                c,
-                CoreMsg::Fanout {
-                    gid,
-                    frame: a.frame.clone(),
-                    except: from,
-                },
-            );
-        }
-    }
+    let frame = a.frame.clone();
+    core.show(
+        a.log,
+        a.seq,
+        Show::Room {
+            gid,
+            frame,
+            except: from,
+        },
+    );
     ack(core, from, env.id, &a);
 }
 
@@ -168,6 +165,10 @@ fn stamp_and_store(
             return None;
         }
     };
+    if let Err(e) = core.reserve_for(log, seq) {
+        unavailable(core, from, env.id, &e);
+        return None;
+    }
     let ts = core.unix_ms();
     let frame = msg::stamped_frame(payload, env, sender, seq, ts);
     let ticket = core.ticket();

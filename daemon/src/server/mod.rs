@@ -8,6 +8,7 @@ pub mod core;
 mod dispatch;
 mod handshake;
 pub mod inbox;
+pub mod numbering;
 mod routes;
 pub mod shared;
 mod sweeper;

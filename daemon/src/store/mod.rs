@@ -115,8 +115,20 @@ pub trait Store: Send + Sync + 'static {
     fn ensure_user(&self, uid: i64) -> Result<(), StoreError>;
     /// Whether `uid` is known (registered or seen connected).
     fn user_exists(&self, uid: i64) -> Result<bool, StoreError>;
-    /// The last sequence number stored in `log` (0 when empty).
+    /// The last sequence number taken in `log`: stored, queued, or (after a
+    /// crash) covered by a durable reservation, so numbering continues above
+    /// every seq that may have been shown (0 for a new log).
     fn last_seq(&self, log: LogKey) -> Result<u64, StoreError>;
+    /// Makes durable the promise that seqs of `log` up to `upto` may be
+    /// delivered live before they are stored, so that after a crash the
+    /// log's numbering resumes above `upto` and a seq a client has seen is
+    /// never given to another message (a crash costs a gap, never a reuse).
+    /// Backends durable at once need nothing: the default answers
+    /// [`Appended::Durable`]. A pending reservation is reported through
+    /// [`Notify`] like an append; an error means nothing was queued.
+    fn reserve(&self, _log: LogKey, _upto: u64, _ticket: Ticket) -> Result<Appended, StoreError> {
+        Ok(Appended::Durable)
+    }
     /// Appends a message; `seq` must be `last_seq(log) + 1` (counting
     /// pending appends). Never waits for the disk: a backend that commits
     /// later answers [`Appended::Pending`] and reports `ticket` through the

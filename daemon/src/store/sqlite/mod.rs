@@ -111,6 +111,8 @@ struct Shared {
     cursors: Mutex<HashMap<i64, Cursor>>,
     notify: RwLock<Option<Notify>>,
     commits: AtomicU64,
+    /// Tests set this to stop like a crash: reservations are not released.
+    crashed: std::sync::atomic::AtomicBool,
     retain: usize,
     max_age_ms: Option<i64>,
     clock: Clock,
@@ -177,6 +179,7 @@ impl SqliteStore {
             cursors: Mutex::new(HashMap::new()),
             notify: RwLock::new(None),
             commits: AtomicU64::new(0),
+            crashed: std::sync::atomic::AtomicBool::new(false),
             retain: options.retain.max(1),
             max_age_ms: (options.retain_days > 0)
                 .then(|| i64::from(options.retain_days) * 86_400_000),
@@ -214,6 +217,13 @@ impl SqliteStore {
         self.queue(Op::Sweep(reply))?;
         rx.recv()
             .map_err(|_| StoreError::Unavailable("store thread stopped".into()))
+    }
+
+    /// Stops the store thread like a crash would leave it: what is queued
+    /// is written, but seq reservations are kept for the next start.
+    #[cfg(test)]
+    pub(crate) fn close_as_crash(self) {
+        self.shared.crashed.store(true, Ordering::Relaxed);
     }
 
     /// The database file.
@@ -359,6 +369,11 @@ impl Store for SqliteStore {
             ticket,
         })?;
         shard.insert(log, seq);
+        Ok(Appended::Pending)
+    }
+
+    fn reserve(&self, log: LogKey, upto: u64, ticket: Ticket) -> Result<Appended, StoreError> {
+        self.queue(Op::Reserve { log, upto, ticket })?;
         Ok(Appended::Pending)
     }
 

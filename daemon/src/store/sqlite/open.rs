@@ -153,6 +153,13 @@ pub fn open_checked(path: &Path, fsync: Fsync) -> Result<Connection, OpenError> 
         });
     }
     schema::migrate(&mut conn, version).map_err(io("migrating the schema"))?;
+    // Reservations left by a crash become the numbering base: a seq that
+    // may have been shown live before the crash is never given again.
+    conn.execute(
+        "UPDATE logs SET last_seq = max(last_seq, reserved), reserved = 0 WHERE reserved != 0",
+        [],
+    )
+    .map_err(io("resuming numbering after a crash"))?;
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
         .map_err(io("sizing the page cache"))?;
     if !marker.exists() {

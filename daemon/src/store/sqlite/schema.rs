@@ -38,6 +38,9 @@ const MIGRATIONS: &[&str] = &[
          PRIMARY KEY (kind, id, seq)) WITHOUT ROWID;
      -- Age retention finds the oldest messages without a full scan.
      CREATE INDEX messages_by_ts ON messages (ts_ms);",
+    // 2: durable seq reservations: seqs a core may deliver live before they
+    // are stored; numbering resumes above them after a crash.
+    "ALTER TABLE logs ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this binary writes and understands.

@@ -133,6 +133,50 @@ fn sequences_continue_after_reopen() {
 }
 
 #[test]
+fn a_crash_resumes_numbering_above_reservations_and_an_orderly_stop_does_not() {
+    let dir = TempDir::new("reserve");
+    let log = LogKey::Inbox(9);
+    let append_n = |s: &SqliteStore, rx: &mpsc::Receiver<(usize, u64, bool)>, from: u64, n: u64| {
+        for seq in from..from + n {
+            s.append(log, seq, Bytes::from(seq.to_string()), t(seq))
+                .unwrap();
+        }
+        assert!(wait(rx, n as usize).iter().all(|r| r.2));
+    };
+    {
+        let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+        let rx = collector(&s);
+        assert_eq!(s.reserve(log, 64, t(500)).unwrap(), Appended::Pending);
+        assert_eq!(wait(&rx, 1), vec![(0, 500, true)]);
+        append_n(&s, &rx, 1, 10);
+        // Seqs 11..=64 may have been shown live; a crash must not reuse them.
+        s.close_as_crash();
+    }
+    {
+        let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+        assert_eq!(
+            s.last_seq(log).unwrap(),
+            64,
+            "numbering resumes above the reservation"
+        );
+        assert_eq!(s.read(log, 0, 100).unwrap().len(), 10);
+        let rx = collector(&s);
+        assert!(
+            s.append(log, 11, Bytes::from_static(b"x"), t(1)).is_err(),
+            "a reserved seq is never reused"
+        );
+        append_n(&s, &rx, 65, 5);
+        s.reserve(log, 200, t(600)).unwrap();
+        assert_eq!(wait(&rx, 1), vec![(0, 600, true)]);
+        // An orderly stop: everything taken is stored, the reservation is released.
+    }
+    let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+    assert_eq!(s.last_seq(log).unwrap(), 69, "no gap after an orderly stop");
+    let seqs: Vec<u64> = s.read(log, 0, 100).unwrap().iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=10).chain(65..=69).collect::<Vec<_>>());
+}
+
+#[test]
 fn uids_start_at_first_uid_and_continue_after_reopen() {
     let dir = TempDir::new("uids");
     let a = SqliteStore::open(&dir.db(), options(10))

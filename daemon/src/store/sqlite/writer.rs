@@ -39,6 +39,15 @@ pub enum Op {
         /// Reported back through the notify callback.
         ticket: Ticket,
     },
+    /// Make a seq reservation durable (see [`crate::store::Store::reserve`]).
+    Reserve {
+        /// Its log.
+        log: LogKey,
+        /// Seqs up to this one may be shown before they are stored.
+        upto: u64,
+        /// Reported back through the notify callback.
+        ticket: Ticket,
+    },
     /// Record a user as known.
     EnsureUser(i64),
     /// Record a delivery cursor.
@@ -54,6 +63,9 @@ pub struct Writer {
     /// Last committed seq per log, loaded from `logs` on first use.
     last: HashMap<LogKey, u64>,
     last_age_sweep: Instant,
+    /// Set when a commit failed: some seq shown live may not be stored, so
+    /// the reservations must outlive this run.
+    failed: bool,
 }
 
 impl Writer {
@@ -64,6 +76,7 @@ impl Writer {
             shared,
             last: HashMap::new(),
             last_age_sweep: Instant::now(),
+            failed: false,
         }
     }
 
@@ -89,6 +102,23 @@ impl Writer {
             // Not only when idle: under steady load the queue is never
             // empty, and one chunk per second (more while behind) is short.
             self.age_step_if_due();
+        }
+        self.release_reservations();
+    }
+
+    /// At an orderly stop every seq taken is stored (or, after a failed
+    /// commit, kept reserved): the next start numbers on from the last
+    /// stored seq, with no gap. A crash skips this, and the next start
+    /// numbers above the reservations instead.
+    fn release_reservations(&mut self) {
+        if self.failed || self.shared.crashed.load(Ordering::Relaxed) {
+            return;
+        }
+        let released = self
+            .conn
+            .execute("UPDATE logs SET reserved = 0 WHERE reserved != 0", []);
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "releasing seq reservations failed; the next start skips them");
         }
     }
 
@@ -129,6 +159,15 @@ impl Writer {
                             let (k, id) = kind_id(log);
                             insert.execute(params![k, id, seq as i64, now, &frame[..]])?;
                             touched.insert(log, seq);
+                            outcomes.push((ticket, Ok(())));
+                        }
+                        Op::Reserve { log, upto, ticket } => {
+                            let (k, id) = kind_id(log);
+                            tx.prepare_cached(
+                                "INSERT INTO logs (kind, id, last_seq, reserved) VALUES (?1, ?2, 0, ?3)
+                                 ON CONFLICT (kind, id) DO UPDATE SET reserved = max(reserved, excluded.reserved)",
+                            )?
+                            .execute(params![k, id, upto as i64])?;
                             outcomes.push((ticket, Ok(())));
                         }
                         Op::EnsureUser(uid) => {
@@ -175,12 +214,21 @@ impl Writer {
             }
             Err(e) => {
                 tracing::error!(error = %e, "store commit failed; its appends are reported failed");
-                // The callers counted these seqs as taken; put their view
-                // back to what is really stored so the log stays gapless.
+                self.failed = true;
+                // The callers counted these seqs as taken, and may have shown
+                // them live: numbering goes on above what is stored and
+                // durably reserved, never back over a seq a client saw.
                 for log in touched.keys() {
-                    let committed = self.last.get(log).copied().unwrap_or(0);
-                    self.shared.reset_front(*log, committed);
                     self.last.remove(log);
+                    match load_taken(&self.conn, *log) {
+                        Ok(taken) => {
+                            self.last.insert(*log, taken);
+                            self.shared.reset_front(*log, taken);
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, ?log, "reloading a log's last seq failed")
+                        }
+                    }
                 }
                 for o in &mut outcomes {
                     if o.1.is_ok() {
@@ -273,8 +321,9 @@ impl Writer {
 /// The last seq stored for `log` (0 for a log never written).
 pub fn load_last(conn: &Connection, log: LogKey) -> rusqlite::Result<u64> {
     let (k, id) = kind_id(log);
-    // The newest stored message, or what the age sweep recorded before it
-    // deleted a log's last messages.
+    // The newest stored message, what the age sweep recorded before it
+    // deleted a log's last messages, or the reservation a crash left (folded
+    // into `last_seq` at open).
     let last: Option<i64> = conn
         .prepare_cached(
             "SELECT max(COALESCE((SELECT MAX(seq) FROM messages WHERE kind = ?1 AND id = ?2), 0),
@@ -283,4 +332,15 @@ pub fn load_last(conn: &Connection, log: LogKey) -> rusqlite::Result<u64> {
         .query_row([k, id], |r| r.get(0))
         .optional()?;
     Ok(last.unwrap_or(0) as u64)
+}
+
+/// The highest seq of `log` that may have been shown: stored, or durably
+/// reserved in this run. Numbering goes on above it after a failed commit.
+fn load_taken(conn: &Connection, log: LogKey) -> rusqlite::Result<u64> {
+    let (k, id) = kind_id(log);
+    let reserved: Option<i64> = conn
+        .prepare_cached("SELECT reserved FROM logs WHERE kind = ?1 AND id = ?2")?
+        .query_row([k, id], |r| r.get(0))
+        .optional()?;
+    Ok(load_last(conn, log)?.max(reserved.unwrap_or(0) as u64))
 }
