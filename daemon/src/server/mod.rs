@@ -13,6 +13,7 @@ pub mod shared;
 mod sweeper;
 mod sync;
 pub mod sys;
+mod web;
 mod write;
 
 use std::net::SocketAddr;
