@@ -140,6 +140,24 @@ fn must(cmd: &mut Command, what: &str) {
     assert!(status.success(), "{what} failed: {status}");
 }
 
+fn web_tests_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web")
+}
+
+#[test]
+fn client_logic_under_node() {
+    must(
+        Command::new(repo_root().join(".ci/need")).arg("nodejs:node"),
+        ".ci/need nodejs",
+    );
+    must(
+        Command::new("node")
+            .arg("unit.mjs")
+            .current_dir(web_tests_dir()),
+        "node unit.mjs",
+    );
+}
+
 #[test]
 fn chats_in_a_real_browser() {
     let root = repo_root();
@@ -147,7 +165,7 @@ fn chats_in_a_real_browser() {
         Command::new(root.join(".ci/need")).args(["chromium", "nodejs:node", "npm"]),
         ".ci/need chromium nodejs npm",
     );
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web");
+    let web = web_tests_dir();
     if !web.join("node_modules/playwright-core").exists() {
         must(
             Command::new("npm")

@@ -160,6 +160,11 @@ function envelope(f) {
   return m;
 }
 
+/** The sender's nickname the frame carries (an extra field the server passes through). */
+function nickOf(f) {
+  return typeof f.nick === 'string' && f.nick.trim() ? f.nick.trim().slice(0, 64) : undefined;
+}
+
 function validSeq(f) {
   return Number.isSafeInteger(f.seq) && f.seq > 0 && Number.isSafeInteger(f.userid);
 }
@@ -170,7 +175,7 @@ function onSingle(f) {
   const from = f.userid;
   const conv = `u${from === session.id ? f.dstid : from}`;
   incoming({
-    ...envelope(f), conv, key: `i:${f.seq}`, seq: f.seq, from, ts: f.ts || Date.now(),
+    ...envelope(f), conv, key: `i:${f.seq}`, seq: f.seq, from, ts: f.ts || Date.now(), nick: nickOf(f),
     mine: from === session.id, state: from === session.id ? 'sent' : 'received',
   });
   if (!friends.has(from) && from !== session.id) refreshContacts();
@@ -191,7 +196,7 @@ function onRoom(f) {
     render();
   } else {
     incoming({
-      ...envelope(f), conv: `g${gid}`, key, seq: f.seq, from: f.userid, ts: f.ts || Date.now(),
+      ...envelope(f), conv: `g${gid}`, key, seq: f.seq, from: f.userid, ts: f.ts || Date.now(), nick: nickOf(f),
       mine, state: mine ? 'sent' : 'received', cid: mine ? f.id : undefined,
     });
   }
@@ -200,6 +205,10 @@ function onRoom(f) {
 
 function incoming(m) {
   if (!history.add(m)) return;
+  if (!m.mine && m.nick && !friends.has(m.from)) {
+    // Self-chosen, so shown beside the authenticated id, never alone.
+    history.names[m.from] = `${m.nick} (id ${m.from})`;
+  }
   if (!m.mine && m.conv !== current) {
     history.unread[m.conv] = (history.unread[m.conv] || 0) + 1;
     history.saveMeta();
@@ -251,7 +260,9 @@ function nextCid() {
 
 function frameFor(m) {
   const group = m.conv.startsWith('g');
-  return { id: m.cid, cmd: group ? 11 : 10, dstid: Number(m.conv.slice(1)), ...envelope(m) };
+  return {
+    id: m.cid, cmd: group ? 11 : 10, dstid: Number(m.conv.slice(1)), ...envelope(m), nick: session.nickname,
+  };
 }
 
 function sendEnvelope(env) {

@@ -3,7 +3,10 @@
 // becomes an href or src. Field use (the protocol leaves it to clients):
 // text and emoji in `content`; image, link, voice and video in `url` with an
 // optional caption in `content` (voice: seconds in `amount`); a contact card
-// names the user in `content` and carries the user id in `memo`.
+// names the user in `content` and carries the user id in `memo`. Every frame
+// also carries the sender's nickname in an extra `nick` field (PROTOCOL.md
+// keeps unknown fields), shown next to the authenticated id for senders who
+// are not friends.
 
 /** Media numbers of PROTOCOL.md section 3. */
 export const MEDIA = {

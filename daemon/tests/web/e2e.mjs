@@ -8,6 +8,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
+import { startProxy } from './proxy.mjs';
+
 const base = process.argv[2];
 const shots = process.argv[3] || 'web-screenshots';
 if (!base || !/^http:\/\/127\.\d+\.\d+\.\d+:\d+$/.test(base)) {
@@ -40,9 +42,9 @@ const browser = await chromium.launch({
 const problems = [];
 
 /** A user with their own browser context (own storage), as on separate devices. */
-async function user(name, mobile, viewport) {
+async function user(name, mobile, viewport, origin = base) {
   const context = await browser.newContext({ viewport });
-  const u = { name, mobile, context };
+  const u = { name, mobile, context, origin };
   u.page = await openPage(u);
   return u;
 }
@@ -59,7 +61,7 @@ async function openPage(u) {
       problems.push(`${u.name}: console error: ${m.text()}`);
     }
   });
-  await page.goto(base + '/');
+  await page.goto(u.origin + '/');
   return page;
 }
 
@@ -219,7 +221,9 @@ try {
   }
   await say(carol, 'carol here');
   await seen(alice, 'carol here');
-  await seen(bob, 'carol here');
+  const fromCarol = await seen(bob, 'carol here');
+  assert.equal((await fromCarol.locator('.from').textContent()).trim(), `Carol (id ${carol.id})`,
+    'a non-friend is named by the nickname the frame carries, beside the id');
   await shot(alice, 'group-desktop');
   await shot(carol, 'group-phone');
 
@@ -287,6 +291,38 @@ try {
   const refused = await seen(bob, 'after leaving');
   assert.match(await refused.locator('.msg-error').textContent(), /403/);
   await shot(bob, 'refused');
+
+  step('reconnect with back-off after the network drops, and sync what was missed');
+  const { hostname, port } = new URL(base);
+  const proxy = await startProxy({ host: hostname, port: Number(port) });
+  const dave = await user('Dave', `1390${run}4`, DESKTOP, proxy.url);
+  await register(dave);
+  await open(alice, `u${bob.id}`);
+  await alice.page.selectOption('#add-friend-by', 'mobile');
+  await alice.page.fill('#add-friend-value', dave.mobile);
+  await alice.page.press('#add-friend-value', 'Enter');
+  await open(alice, `u${dave.id}`);
+  await say(alice, 'before the cut');
+  await open(dave, `u${alice.id}`);
+  await seen(dave, 'before the cut');
+  proxy.cut();
+  await dave.page.waitForSelector('#conn-state[data-state="offline"]', { timeout: WAIT });
+  for (const n of [1, 2, 3]) {
+    await say(alice, `during the cut ${n}`);
+    await state(alice, `during the cut ${n}`, 'sent');
+  }
+  await say(dave, 'dave while offline');
+  await state(dave, 'dave while offline', 'failed');
+  proxy.restore();
+  await dave.page.waitForSelector('#conn-state[data-state="online"]', { timeout: WAIT });
+  for (const n of [1, 2, 3]) await seen(dave, `during the cut ${n}`);
+  assert.equal(await dave.page.locator('#messages li.msg', { hasText: 'during the cut' }).count(), 3,
+    'each missed message exactly once');
+  await dave.page.locator('#messages li.msg', { hasText: 'dave while offline' }).locator('button.retry').click();
+  await state(dave, 'dave while offline', 'sent');
+  await seen(alice, 'dave while offline');
+  await shot(dave, 'after-reconnect');
+  await proxy.close();
 
   assert.deepEqual(problems, [], 'no page errors, dialogs or console errors');
   console.log('e2e: all scenarios passed');
