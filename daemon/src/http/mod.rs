@@ -18,5 +18,5 @@ pub use query::{form_decode, pairs, query_param};
 pub use request::{
     parse_head, HeadError, Method, Parsed, RequestHead, MAX_HEADERS, MAX_HEAD_BYTES,
 };
-pub use response::{json_error, json_ok, reason_phrase, switching_protocols, text};
+pub use response::{json_error, json_ok, reason_phrase, switching_protocols, text, with_headers};
 pub use upgrade::{check_origin, check_upgrade, Rejection, UpgradeRequest};

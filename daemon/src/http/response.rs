@@ -28,6 +28,18 @@ pub fn text(status: u16, content_type: &str, body: &[u8], keep_alive: bool) -> V
     build(status, content_type, b"", body, keep_alive)
 }
 
+/// Any body with `extra` header lines (each ending in `\r\n`), e.g. the web
+/// client's caching and Content-Security-Policy headers.
+pub fn with_headers(
+    status: u16,
+    content_type: &str,
+    extra: &[u8],
+    body: &[u8],
+    keep_alive: bool,
+) -> Vec<u8> {
+    build(status, content_type, extra, body, keep_alive)
+}
+
 /// The 101 answer that completes a WebSocket handshake; `accept` is the
 /// ready-made `Sec-WebSocket-Accept` value for the client's key.
 pub fn switching_protocols(accept: &str) -> Vec<u8> {
@@ -135,6 +147,13 @@ mod tests {
             json_ok(200, br#"{"code":0,"msg":"","data":null}"#, true),
             text(200, "text/plain; version=0.0.4", b"imedge_up 1\n", false),
             text(204, "text/plain", b"", true),
+            with_headers(
+                200,
+                "text/css",
+                b"Cache-Control: no-cache\r\n",
+                b"a{}",
+                true,
+            ),
         ] {
             let (head, body) = split(&resp);
             let len: usize = head

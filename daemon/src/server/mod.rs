@@ -14,6 +14,7 @@ pub mod shared;
 mod sweeper;
 mod sync;
 pub mod sys;
+mod web;
 mod write;
 
 use std::net::SocketAddr;

@@ -20,6 +20,9 @@ pub async fn answer(
 }
 
 fn plain(core: &Core, head: &RequestHead, keep_alive: bool) -> Vec<u8> {
+    if let Some(page) = super::web::answer(head, keep_alive) {
+        return page;
+    }
     let get = head.method == Method::Get;
     match head.path.as_str() {
         "/healthz" if get => {

@@ -145,7 +145,10 @@ fn groups(s: &dyn Store) {
     s.join_group(g.id, 6).unwrap();
     s.join_group(g.id, 6).unwrap();
     assert_eq!(s.user_groups(6).unwrap(), vec![g.clone()]);
+    assert_eq!(s.member_count(g.id).unwrap(), Some(2));
     s.leave_group(g.id, 6).unwrap();
+    assert_eq!(s.member_count(g.id).unwrap(), Some(1));
+    assert_eq!(s.member_count(9999).unwrap(), None);
     assert!(!s.is_member(g.id, 6).unwrap());
     assert!(s.user_groups(6).unwrap().is_empty());
     assert!(matches!(

@@ -286,6 +286,13 @@ impl Store for MemoryStore {
             .filter_map(|gid| d.groups.get(gid).map(|(g, _)| g.clone()))
             .collect())
     }
+
+    fn member_count(&self, gid: i64) -> Result<Option<u64>, StoreError> {
+        Ok(lock(&self.dir)
+            .groups
+            .get(&gid)
+            .map(|(_, m)| m.len() as u64))
+    }
 }
 
 #[cfg(test)]

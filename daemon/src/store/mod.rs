@@ -176,4 +176,9 @@ pub trait Store: Send + Sync + 'static {
     fn is_member(&self, gid: i64, uid: i64) -> Result<bool, StoreError>;
     /// The groups `uid` belongs to.
     fn user_groups(&self, uid: i64) -> Result<Vec<Group>, StoreError>;
+    /// How many members group `gid` has; `None` when the group does not
+    /// exist or the backend cannot count (the API then leaves it out).
+    fn member_count(&self, _gid: i64) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
 }

@@ -20,7 +20,8 @@ pub const ATTEMPTS_PER_ADDRESS: u32 = 30;
 /// Password length bounds, in bytes.
 pub const PASSWORD_BYTES: std::ops::RangeInclusive<usize> = 6..=128;
 
-fn mobile_field(f: &Fields) -> Result<&str, Failure> {
+/// The `mobile` field: 4 to 20 digits, optionally after a `+`.
+pub(super) fn mobile_field(f: &Fields) -> Result<&str, Failure> {
     let m = f.get("mobile").map(str::trim).unwrap_or("");
     let digits = m.strip_prefix('+').unwrap_or(m);
     if (4..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {

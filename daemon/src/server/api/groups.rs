@@ -15,13 +15,18 @@ use crate::store::Group;
 /// Longest group name accepted, in bytes.
 pub const MAX_NAME: usize = 64;
 
-fn group_json(out: &mut Vec<u8>, g: &Group) {
+/// `{id, name, ownerid}`, plus `members` when the count is known.
+fn group_json(out: &mut Vec<u8>, g: &Group, members: Option<u64>) {
     out.put_slice(br#"{"id":"#);
     put_int(out, g.id);
     out.put_slice(br#","name":"#);
     put_str(out, &g.name);
     out.put_slice(br#","ownerid":"#);
     put_int(out, g.owner);
+    if let Some(n) = members {
+        out.put_slice(br#","members":"#);
+        put_int(out, n);
+    }
     out.put_u8(b'}');
 }
 
@@ -61,7 +66,7 @@ pub async fn create(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failur
         .map_err(store_failure)?;
     reindex(core, uid, g.id, true).await;
     let mut out = Vec::new();
-    group_json(&mut out, &g);
+    group_json(&mut out, &g, None);
     Ok(out)
 }
 
@@ -87,21 +92,29 @@ pub async fn leave(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure
     Ok(b"null".to_vec())
 }
 
-/// `[{id, name, ownerid}]` of `uid`'s groups.
+/// `[{id, name, ownerid, members}]` of `uid`'s groups.
 pub async fn load(core: &Core, uid: i64) -> Result<Vec<u8>, Failure> {
     let store = core.shared.store.clone();
     let groups = core
         .shared
         .offload
-        .run(move || store.user_groups(uid))
+        .run(move || {
+            store
+                .user_groups(uid)?
+                .into_iter()
+                .try_fold(Vec::new(), |mut all, g| {
+                    all.push((store.member_count(g.id)?, g));
+                    Ok(all)
+                })
+        })
         .await?
         .map_err(store_failure)?;
     let mut out = vec![b'['];
-    for (i, g) in groups.iter().enumerate() {
+    for (i, (members, g)) in groups.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        group_json(&mut out, g);
+        group_json(&mut out, g, *members);
     }
     out.push(b']');
     Ok(out)

@@ -620,6 +620,20 @@ impl Store for SqliteStore {
             rows.collect::<Result<_, _>>().map_err(unavailable)
         })
     }
+
+    fn member_count(&self, gid: i64) -> Result<Option<u64>, StoreError> {
+        self.pool.with(|c| {
+            let n: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM members WHERE gid = ?1")
+                .and_then(|mut st| st.query_row([gid], |r| r.get(0)))
+                .map_err(unavailable)?;
+            if n > 0 || group_exists(c, gid)? {
+                Ok(Some(n as u64))
+            } else {
+                Ok(None)
+            }
+        })
+    }
 }
 
 fn group_exists(c: &rusqlite::Connection, gid: i64) -> Result<bool, StoreError> {
