@@ -9,6 +9,7 @@
 #[cfg(test)]
 pub mod conformance;
 pub mod memory;
+pub mod redis;
 pub mod sqlite;
 
 use std::sync::Arc;
