@@ -149,3 +149,13 @@ pub fn broken(e: &RedisError) -> bool {
         || e.is_cluster_error()
         || e.is_unrecoverable_error()
 }
+
+/// Whether `e` is a system call interrupted before it moved any data. A
+/// thread that also drives an io_uring gets these from blocking socket
+/// calls when the kernel runs the ring's task work; the call is simply
+/// made again (on a fresh connection, so no half-read answer is left).
+pub fn interrupted(e: &RedisError) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::Interrupted)
+}

@@ -60,9 +60,15 @@ pub fn register(
     let uid = uid.ok_or_else(|| {
         StoreError::Unavailable(format!("no free uid after {MAX_UID_TRIES} tries"))
     })?;
+    // NX, then a read: a SET repeated after an interrupted call must still
+    // count as ours.
     let won: bool = pool.with(|c| {
-        c.query(redis::cmd("SET").arg(&mobile_key).arg(uid).arg("NX"))
-            .map(|v: Value| v != Value::Nil)
+        let set: Value = c.query(redis::cmd("SET").arg(&mobile_key).arg(uid).arg("NX"))?;
+        if set != Value::Nil {
+            return Ok(true);
+        }
+        let owner: Option<i64> = c.query(redis::cmd("GET").arg(&mobile_key))?;
+        Ok(owner == Some(uid))
     })?;
     if !won {
         // A concurrent registration took the number between our check and now.

@@ -10,11 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use redis::RedisResult;
 
-use super::conn::{broken, Conn, Target, Timeouts};
+use super::conn::{broken, interrupted, Conn, Target, Timeouts};
 use crate::store::StoreError;
 
 /// Idle connections kept for reuse.
 pub const MAX_IDLE: usize = 16;
+/// Tries of a call whose system calls keep being interrupted.
+const MAX_TRIES: usize = 8;
 
 /// Whether Redis answered last time anyone asked, shared with the store thread.
 #[derive(Default)]
@@ -72,33 +74,44 @@ impl Pool {
         }
     }
 
-    /// Runs `f` on a connection.
-    pub fn with<T>(&self, f: impl FnOnce(&mut Conn) -> RedisResult<T>) -> Result<T, StoreError> {
-        if self.health.is_down() {
-            return Err(down_error());
+    /// Runs `f` on a connection. `f` may run again (on a fresh
+    /// connection) when a system call was interrupted, so it must be safe
+    /// to repeat: a read, or writes that give the same result twice.
+    pub fn with<T>(&self, mut f: impl FnMut(&mut Conn) -> RedisResult<T>) -> Result<T, StoreError> {
+        let mut tries = 0;
+        loop {
+            if self.health.is_down() {
+                return Err(down_error());
+            }
+            tries += 1;
+            match self.try_once(&mut f) {
+                Err(e) if interrupted(&e) && tries < MAX_TRIES => continue,
+                Err(e) => {
+                    if broken(&e) {
+                        self.health.mark_down(&e);
+                    }
+                    return Err(unavailable(&e));
+                }
+                Ok(v) => return Ok(v),
+            }
         }
+    }
+
+    /// One try of `f`; the connection goes back to the pool unless it failed.
+    fn try_once<T>(&self, f: &mut impl FnMut(&mut Conn) -> RedisResult<T>) -> RedisResult<T> {
         let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut conn = match taken {
             Some(c) => c,
-            None => self.target.connect(self.timeouts).map_err(|e| {
-                self.health.mark_down(&e);
-                unavailable(&e)
-            })?,
+            None => self.target.connect(self.timeouts)?,
         };
-        match f(&mut conn) {
-            Ok(v) => {
-                self.put_back(conn);
-                Ok(v)
-            }
-            Err(e) => {
-                if broken(&e) {
-                    self.health.mark_down(&e);
-                } else {
-                    self.put_back(conn);
-                }
-                Err(unavailable(&e))
-            }
+        let out = f(&mut conn);
+        match &out {
+            Ok(_) => self.put_back(conn),
+            // A refusal by a healthy server leaves the connection usable.
+            Err(e) if !broken(e) && !interrupted(e) => self.put_back(conn),
+            Err(_) => {}
         }
+        out
     }
 
     fn put_back(&self, conn: Conn) {
