@@ -77,10 +77,16 @@ impl RedisServer {
     /// Starts the server again on the same port and directory, and waits
     /// until it answers (its append-only file loaded).
     pub fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// [`RedisServer::restart`] with extra redis-server arguments.
+    fn restart_with(&mut self, extra: &[&str]) {
         self.kill();
         need_redis();
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
+            .args(extra)
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "yes"])
             .args(["--appendfsync", "always", "--daemonize", "no"])
             .arg("--dir")
@@ -118,5 +124,69 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A Redis Cluster of three masters (no replicas) on loopback.
+pub struct RedisCluster {
+    /// Its nodes.
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts three cluster-enabled servers and joins them with
+    /// `redis-cli --cluster create`; waits until the cluster is ok.
+    pub fn start(tag: &str) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|i| {
+                let mut s = RedisServer::start(&format!("{tag}-{i}"));
+                s.restart_with(&["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"]);
+                s
+            })
+            .collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let status = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .expect("run redis-cli --cluster create");
+        assert!(status.success(), "redis-cli --cluster create failed");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for n in &nodes {
+            loop {
+                let out = Command::new("redis-cli")
+                    .args(["-p", &n.port.to_string(), "cluster", "info"])
+                    .output()
+                    .expect("run redis-cli");
+                if String::from_utf8_lossy(&out.stdout).contains("cluster_state:ok") {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "the cluster never became ok");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        RedisCluster { nodes }
+    }
+
+    /// The seed node URLs.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(|n| n.url(0)).collect()
+    }
+
+    /// Empties every master.
+    pub fn flush(&self) {
+        for n in &self.nodes {
+            let status = Command::new("redis-cli")
+                .args(["-p", &n.port.to_string(), "flushall"])
+                .stdout(Stdio::null())
+                .status()
+                .expect("run redis-cli");
+            assert!(status.success());
+        }
     }
 }

@@ -50,6 +50,21 @@ fn conforms() {
 }
 
 #[test]
+fn conforms_on_a_redis_cluster() {
+    let cluster = super::test_server::RedisCluster::start("cluster");
+    conformance::run_all(&|| {
+        cluster.flush();
+        Box::new(
+            RedisStore::open(
+                &RedisTarget::Cluster(cluster.urls()),
+                options(conformance::RETAIN),
+            )
+            .unwrap(),
+        )
+    });
+}
+
+#[test]
 fn a_second_node_continues_the_sequence() {
     let server = RedisServer::start("failover");
     let log = LogKey::Group(3);
