@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use imedge::config::{Config, FsyncPolicy, ServeArgs, StoreSpec};
 use imedge::server;
 use imedge::store::memory::MemoryStore;
+use imedge::store::redis::{RedisOptions, RedisStore, RedisTarget};
 use imedge::store::sqlite::{Fsync, SqliteOptions, SqliteStore};
 use imedge::store::Store;
 
@@ -84,13 +85,22 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             tracing::info!(path = %path.display(), fsync = ?cfg.fsync, "sqlite store open");
             Arc::new(store)
         }
-        other => {
-            anyhow::bail!("store {other:?} is not available in this build yet; use --store memory")
-        }
+        StoreSpec::Redis(url) => open_redis(RedisTarget::Server(url), &cfg)?,
+        StoreSpec::RedisCluster(nodes) => open_redis(RedisTarget::Cluster(nodes), &cfg)?,
     };
     server::run(cfg, secret, store, |addr| {
         // Scripts and tests read the bound address (port 0 resolves here).
         println!("imedge listening on {addr}");
         let _ = std::io::stdout().flush();
     })
+}
+
+/// The Redis store with the configured retention.
+fn open_redis(target: RedisTarget, cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let options = RedisOptions {
+        retain: cfg.retention_messages,
+        retain_days: cfg.retention_days,
+        ..RedisOptions::default()
+    };
+    Ok(Arc::new(RedisStore::open(&target, options)?))
 }

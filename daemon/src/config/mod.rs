@@ -51,7 +51,10 @@ pub struct Config {
 
     /// Where users, groups, sequences and stored messages live: `sqlite`
     /// (the file `<data_dir>/imedge.db`), `sqlite:<path>`, `memory` (lost on
-    /// restart) or `redis://[user:pass@]host[:port][/db]`. A SQLite database
+    /// restart), `redis://[user:pass@]host[:port][/db]` (one Redis shared
+    /// by the nodes of a cluster) or
+    /// `redis+cluster://[user:pass@]host:port,host:port,...` (a Redis
+    /// Cluster, by some of its nodes). A SQLite database
     /// that is corrupt, not imedge's, too new, or deleted after its first
     /// start (a marker `<db>.created` stays beside it) stops the start.
     /// Default `sqlite`. Cost: `memory` holds every stored message and its

@@ -38,10 +38,14 @@ pub enum StoreSpec {
     /// `redis://[user:pass@]host[:port][/db]` (or `rediss://` for TLS), the
     /// URL as given.
     Redis(String),
+    /// `redis+cluster://[user:pass@]host:port,host:port,...`: a Redis
+    /// Cluster found from these seed nodes, each as a `redis://` URL
+    /// (credentials repeated on each).
+    RedisCluster(Vec<String>),
 }
 
-const FORMS: &str =
-    "expected `sqlite`, `sqlite:<path>`, `memory` or `redis://[user:pass@]host[:port][/db]`";
+const FORMS: &str = "expected `sqlite`, `sqlite:<path>`, `memory`, \
+     `redis://[user:pass@]host[:port][/db]` or `redis+cluster://[user:pass@]host:port,host:port,...`";
 
 impl std::str::FromStr for StoreSpec {
     /// The broken rule. Redis URLs may hold a password, so they are never
@@ -66,11 +70,38 @@ impl std::str::FromStr for StoreSpec {
         {
             check_redis(rest)?;
             Ok(StoreSpec::Redis(s.to_owned()))
+        } else if let Some(rest) = s.strip_prefix("redis+cluster://") {
+            cluster_nodes(rest).map(StoreSpec::RedisCluster)
         } else {
             let kind = s.split(':').next().unwrap_or_default();
             Err(format!("{FORMS}, got `{kind}`"))
         }
     }
+}
+
+/// The seed node URLs of `[user:pass@]host:port,host:port,...`.
+fn cluster_nodes(rest: &str) -> Result<Vec<String>, String> {
+    let (auth, hosts) = match rest.rsplit_once('@') {
+        Some((a, h)) => (format!("{a}@"), h),
+        None => (String::new(), rest),
+    };
+    if hosts.contains('/') {
+        return Err("redis+cluster URL: Redis Cluster has no databases, drop the `/db`".to_owned());
+    }
+    let nodes: Vec<String> = hosts
+        .split(',')
+        .map(|hp| {
+            let hp = hp.trim();
+            if hp.is_empty() {
+                return Err(format!(
+                    "redis+cluster URL: an empty node in the list; {FORMS}"
+                ));
+            }
+            check_redis(hp)?;
+            Ok(format!("redis://{auth}{hp}"))
+        })
+        .collect::<Result<_, String>>()?;
+    Ok(nodes)
 }
 
 /// Checks `[user:pass@]host[:port][/db]`: a host, a numeric port, a numeric db.
@@ -148,6 +179,37 @@ mod tests {
         ] {
             assert!(bad.parse::<StoreSpec>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn cluster_forms() {
+        assert_eq!(
+            "redis+cluster://127.0.0.1:7000,127.0.0.1:7001".parse(),
+            Ok(StoreSpec::RedisCluster(vec![
+                "redis://127.0.0.1:7000".to_owned(),
+                "redis://127.0.0.1:7001".to_owned()
+            ]))
+        );
+        assert_eq!(
+            "redis+cluster://:pw@h1:7000".parse(),
+            Ok(StoreSpec::RedisCluster(vec![
+                "redis://:pw@h1:7000".to_owned()
+            ]))
+        );
+        for bad in [
+            "redis+cluster://",
+            "redis+cluster://h1:7000,",
+            "redis+cluster://h1:7000,,h2:7001",
+            "redis+cluster://h1:7000/0",
+            "redis+cluster://h1:x",
+            "redis+cluster://:pw@h1:70000",
+        ] {
+            assert!(bad.parse::<StoreSpec>().is_err(), "{bad}");
+        }
+        let e = "redis+cluster://u:hunter22@h1:0"
+            .parse::<StoreSpec>()
+            .unwrap_err();
+        assert!(!e.contains("hunter22"), "{e}");
     }
 
     #[test]

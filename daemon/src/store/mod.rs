@@ -4,11 +4,14 @@
 //! Sequences have one writer: the core that owns the user (or group) asks
 //! the store for the last stored seq once, then numbers messages itself and
 //! appends them in order. Backends: [`memory::MemoryStore`] (no durability;
-//! tests and comparisons with peers that store nothing).
+//! tests and comparisons with peers that store nothing),
+//! [`sqlite::SqliteStore`] (the default) and [`redis::RedisStore`] (shared
+//! by the nodes of a cluster; the counters themselves live in Redis).
 
 #[cfg(test)]
 pub mod conformance;
 pub mod memory;
+pub mod redis;
 pub mod sqlite;
 
 use std::sync::Arc;
