@@ -202,6 +202,43 @@ mod tests {
     }
 
     #[test]
+    fn the_ring_can_come_from_a_daemon_config() {
+        let path = std::env::temp_dir().join(format!("lg-ring-config-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "[cluster]\n\
+             [[cluster.nodes]]\nid = 1\nserver = \"127.0.0.1:9001\"\nudp = \"127.0.0.1:7001\"\n\
+             [[cluster.nodes]]\nid = 2\nserver = \"127.0.0.1:9002 weight=2\"\nudp = \"127.0.0.1:7002\"\n",
+        )
+        .unwrap();
+        let args = Args::parse_from([
+            "lg",
+            "chat",
+            "--users",
+            "30",
+            "--url",
+            "ws://127.0.0.1:9001,ws://127.0.0.1:9002",
+            "--ring-config",
+            path.to_str().unwrap(),
+        ]);
+        let p = Plan::new(&args, Vec::new());
+        let t = targets(&["ws://127.0.0.1:9001", "ws://127.0.0.1:9002"]);
+        let c = Cluster::from_args(&args, &p, &t).unwrap().unwrap();
+        let from_flag = Cluster::new(
+            &parse_ring("127.0.0.1:9001,127.0.0.1:9002 weight=2").unwrap(),
+            &p,
+            &t,
+        )
+        .unwrap();
+        assert_eq!(c.servers, ["127.0.0.1:9001", "127.0.0.1:9002 weight=2"]);
+        assert!((0..30).all(|i| c.owner(i) == from_flag.owner(i)));
+        std::fs::write(&path, "threads = 1\n").unwrap();
+        let e = Cluster::from_args(&args, &p, &t).unwrap_err();
+        assert!(e.to_string().contains("no [cluster] section"), "{e}");
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
     fn through_nginx_nobody_is_routed() {
         let ring = parse_ring("127.0.0.1:9001,127.0.0.1:9002").unwrap();
         let c = Cluster::new(&ring, &plan(10), &[]).unwrap();

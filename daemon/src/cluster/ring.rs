@@ -9,7 +9,7 @@
 //! points of down servers are walked past one at a time, at most 21 of them,
 //! after which nginx falls back to round robin, which nobody can predict.
 
-use super::server_line::{Server, MAX_WEIGHT};
+use super::server_line::{Server, ServerError, MAX_WEIGHT};
 
 /// Ring points per unit of `weight` (nginx's, and ketama's `ketama_points`).
 pub const POINTS_PER_WEIGHT: u32 = 160;
@@ -32,6 +32,9 @@ pub enum RingError {
     /// can have one; parsing refuses it).
     #[error("server `{0}`: weight must be from 1 to {MAX_WEIGHT}")]
     Weight(String),
+    /// An entry that does not parse as a `server`.
+    #[error(transparent)]
+    Server(#[from] ServerError),
 }
 
 /// The ring over a list of servers, in nginx.conf order.
@@ -91,12 +94,12 @@ impl Ring {
     }
 
     /// Parses each entry as a [`Server`] and builds the ring.
-    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Ring, String> {
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<Ring, RingError> {
         let servers = entries
             .iter()
-            .map(|e| e.as_ref().parse::<Server>().map_err(|e| e.to_string()))
+            .map(|e| e.as_ref().parse::<Server>())
             .collect::<Result<Vec<_>, _>>()?;
-        Ring::new(servers).map_err(|e| e.to_string())
+        Ring::new(servers)
     }
 
     /// The servers, in the order given; owners are indices into this.

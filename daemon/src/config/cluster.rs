@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::cluster::{Ring, Server};
+use crate::cluster::Ring;
 
 use super::secret::MIN_SECRET_BYTES;
 use super::{Config, ConfigError, Secret};
@@ -100,13 +100,8 @@ impl ClusterConfig {
     /// The ring of the nodes' `server` entries, in file order; owner index
     /// `i` is `nodes[i]`.
     pub fn ring(&self) -> Result<Ring, ConfigError> {
-        let servers = self
-            .nodes
-            .iter()
-            .map(|n| n.server.parse::<Server>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| invalid(e.to_string()))?;
-        Ring::new(servers).map_err(|e| invalid(e.to_string()))
+        let servers: Vec<&str> = self.nodes.iter().map(|n| n.server.as_str()).collect();
+        Ring::parse(&servers).map_err(|e| invalid(e.to_string()))
     }
 
     /// Index in `nodes` of the node with id `id`.
