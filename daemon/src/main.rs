@@ -1,6 +1,8 @@
-//! The `imedge` binary: `imedge serve` runs a node, `imedge token` mints a token.
+//! The `imedge` binary: `imedge serve` runs a node, `imedge token` mints a
+//! token, `imedge ring` names the node that owns a user.
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,6 +41,16 @@ enum Command {
         #[command(flatten)]
         serve: ServeArgs,
     },
+    /// Print the node that owns each user: the one nginx's `hash $im_key consistent` picks.
+    Ring {
+        /// Config file with the [cluster] section.
+        #[arg(long, value_name = "PATH")]
+        config: PathBuf,
+        /// User ids (repeatable or comma-separated).
+        #[arg(long, required = true, value_delimiter = ',',
+              value_parser = clap::value_parser!(u64).range(1..=i64::MAX as u64))]
+        uid: Vec<u64>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,6 +61,16 @@ fn main() -> anyhow::Result<()> {
             let secret = cfg.resolve_secret()?;
             let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
             println!("{}", imedge::auth::mint(&secret, uid, now + ttl));
+            Ok(())
+        }
+        Command::Ring { config, uid } => {
+            let cfg = Config::from_file(&config)?;
+            let cluster = cfg
+                .cluster
+                .with_context(|| format!("{}: no [cluster] section", config.display()))?;
+            for line in cluster.owner_lines(&uid)? {
+                println!("{line}");
+            }
             Ok(())
         }
     }

@@ -58,6 +58,12 @@ pub struct Args {
     /// WebSocket URL of an nginx in front of the nodes (instead of --url)
     #[arg(long, conflicts_with = "url")]
     pub nginx: Option<String>,
+    /// The cluster's nginx server entries in upstream order, comma-separated, e.g. "127.0.0.1:9001,127.0.0.1:9002 weight=2": each user connects to its owner node's --url (matched by host:port), and the report gives the cross-node share of deliveries
+    #[arg(long, value_name = "SERVERS", conflicts_with = "ring_config")]
+    pub ring: Option<String>,
+    /// Read the ring from an imedge config file's [cluster] section (as --ring)
+    #[arg(long, value_name = "FILE")]
+    pub ring_config: Option<PathBuf>,
     /// Cluster secret to mint tokens with
     #[arg(long, env = "IMEDGE_SECRET", hide_env_values = true)]
     pub secret: Option<String>,

@@ -11,6 +11,7 @@
 
 pub mod account;
 pub mod cli;
+pub mod cluster;
 pub mod coord;
 pub mod engine;
 pub mod groups;

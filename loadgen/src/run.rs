@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 
 use crate::cli::{Args, Scenario};
+use crate::cluster::Cluster;
 use crate::coord::{coordinate, Schedule};
 use crate::engine::{spawn_core, Command, Ctx, Event};
 use crate::plan::Plan;
@@ -82,9 +83,11 @@ pub fn endpoints(args: &Args) -> anyhow::Result<(Vec<Target>, Tokens, Vec<std::n
 pub fn context(args: &Args, plan: Plan, total_cores: usize, run_id: u32) -> anyhow::Result<Ctx> {
     let (targets, tokens, src_ips) = endpoints(args)?;
     let total_senders = (0..plan.users).filter(|&i| plan.is_sender(i)).count();
+    let cluster = Cluster::from_args(args, &plan, &targets)?;
     Ok(Ctx {
         plan,
         targets,
+        cluster,
         tokens,
         src_ips,
         peer: args.peer,
@@ -178,6 +181,8 @@ pub fn main(args: Args) -> anyhow::Result<()> {
     validate(&args)?;
     let (soft, hard) = sys::raise_nofile().context("reading the open-files limit")?;
     let (targets, tokens, src_ips) = endpoints(&args)?;
+    // Built here too so a ring that does not fit the URLs fails before anything starts.
+    let cluster = Cluster::from_args(&args, &Plan::new(&args, Vec::new()), &targets)?;
     let probe_cores = args.cores.unwrap_or_else(cpus).max(1);
     let workers = resolve_workers(&args, probe_cores, hard)?;
     let cores = if workers > 1 {
@@ -230,6 +235,7 @@ pub fn main(args: Args) -> anyhow::Result<()> {
         cores,
         workers,
         src_ips: src_ips.len(),
+        cluster: cluster.as_ref(),
     };
     let report = report::build(&setup, outcome);
     report::print(&report);

@@ -81,6 +81,18 @@ pub struct ServeArgs {
     /// Log filter, tracing EnvFilter syntax [default: info]
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+    /// This node's id in the [cluster] section (one file can serve every node)
+    #[arg(long, value_name = "ID")]
+    pub node_id: Option<u16>,
+    /// Cluster secret; see [`super::ClusterConfig::secret`].
+    #[arg(
+        long,
+        env = "IMEDGE_CLUSTER_SECRET",
+        hide_env_values = true,
+        value_name = "TEXT",
+        help = "Key of the datagrams between nodes, the same on every node [default: cluster.secret, cluster.secret_file, then secret]"
+    )]
+    pub cluster_secret: Option<Secret>,
 }
 
 impl ServeArgs {
@@ -115,5 +127,16 @@ impl ServeArgs {
         set(&mut config.outbound_queue_bytes, &self.outbound_queue_bytes);
         set(&mut config.drain_timeout_ms, &self.drain_timeout_ms);
         set(&mut config.log, &self.log);
+        // Without a [cluster] section there is nothing to set; `Config::load`
+        // refuses a stray --node-id, and a stray secret in the environment is
+        // harmless.
+        if let Some(cluster) = &mut config.cluster {
+            if self.node_id.is_some() {
+                cluster.node_id = self.node_id;
+            }
+            if let Some(secret) = &self.cluster_secret {
+                cluster.secret = Some(secret.clone());
+            }
+        }
     }
 }

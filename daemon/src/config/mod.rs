@@ -7,6 +7,7 @@
 //! the file, then the default.
 
 mod args;
+mod cluster;
 mod error;
 mod secret;
 mod store;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use args::ServeArgs;
+pub use cluster::{ClusterConfig, NodeConfig, CLUSTER_SECRET_ENV, DEFAULT_DATAGRAM_BYTES};
 pub use error::ConfigError;
 pub use secret::Secret;
 pub use store::{FsyncPolicy, StoreSpec, DEFAULT_DB_FILE, SQLITE_DEFAULT};
@@ -150,6 +152,11 @@ pub struct Config {
     /// `imedge=debug,info`.
     /// Default `info`. Cost: none; `debug` and `trace` cost CPU per frame.
     pub log: String,
+
+    /// The `[cluster]` section: this node, the other nodes, their nginx
+    /// `server` strings and UDP addresses (see [`ClusterConfig`]).
+    /// Default absent: a single node. Cost: none when absent.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl Default for Config {
@@ -174,6 +181,7 @@ impl Default for Config {
             outbound_queue_bytes: 4 * 1024 * 1024,
             drain_timeout_ms: 10_000,
             log: "info".to_owned(),
+            cluster: None,
         }
     }
 }
@@ -187,6 +195,12 @@ impl Config {
             None => Config::default(),
         };
         args.apply(&mut config);
+        if args.node_id.is_some() && config.cluster.is_none() {
+            return Err(ConfigError::Invalid {
+                field: "cluster",
+                rule: "--node-id needs a [cluster] section in the config file".into(),
+            });
+        }
         config.validate()?;
         Ok(config)
     }

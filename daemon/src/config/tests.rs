@@ -247,6 +247,7 @@ fn every_flag_sets_its_field() {
         outbound_queue_bytes: 8192,
         drain_timeout_ms: 9,
         log: "debug".into(),
+        cluster: None,
     };
     assert_eq!(c, want);
     assert_eq!(

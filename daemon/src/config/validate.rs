@@ -119,7 +119,10 @@ impl Config {
                 rule: format!("`{}`: {e}", self.log),
             });
         }
-        Ok(())
+        match &self.cluster {
+            Some(cluster) => cluster.validate(self.secret.as_ref()),
+            None => Ok(()),
+        }
     }
 }
 

@@ -71,7 +71,7 @@ pub struct Opened {
 
 /// Connects user index `i` (id `uid`) and upgrades; `nonce` makes its key.
 pub async fn open(ctx: &Ctx, i: usize, uid: i64, nonce: [u8; 16]) -> Result<Opened, Fail> {
-    let target = &ctx.targets[i % ctx.targets.len()];
+    let target = ctx.target(i);
     let deadline = Instant::now() + ctx.connect_timeout;
     let t0 = Instant::now();
     let sock = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))?;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use runtime::spawn_core;
 
 use crate::account::{RxKey, RxStream, TxKey, TxStream};
+use crate::cluster::Cluster;
 use crate::plan::Plan;
 use crate::stats::{Counters, Hist};
 use crate::target::{Target, Tokens};
@@ -31,8 +32,10 @@ use crate::target::{Target, Tokens};
 pub struct Ctx {
     /// Users and groups.
     pub plan: Plan,
-    /// Where users connect (user `i` to `targets[i % len]`).
+    /// Where users connect (see [`Ctx::target`]).
     pub targets: Vec<Target>,
+    /// The ring's owners of the users (`--ring`), if known.
+    pub cluster: Option<Cluster>,
     /// Tokens for the upgrade.
     pub tokens: Tokens,
     /// Source addresses (user `i` binds `src_ips[i % len]`); empty: any.
@@ -57,6 +60,15 @@ pub struct Ctx {
     pub total_senders: usize,
     /// This run's id, in every stamp.
     pub run_id: u32,
+}
+
+impl Ctx {
+    /// Where user index `i` connects: its owner node's URL when the ring
+    /// and the nodes are known, else `targets[i % len]`.
+    pub fn target(&self, i: usize) -> &Target {
+        let t = self.cluster.as_ref().and_then(|c| c.target_index(i));
+        &self.targets[t.unwrap_or(i % self.targets.len())]
+    }
 }
 
 /// From the coordinator to every core.

@@ -209,6 +209,11 @@ fn on_deliver(core: &Rc<Core>, st: &mut State, i: usize, stamp: Stamp, seq: Opti
         Insert::Dup => st.counters.duplicated += 1,
         r => {
             st.counters.delivered_unique += 1;
+            if let (Some(c), Some(from)) = (&core.ctx.cluster, core.ctx.plan.index(stamp.sender)) {
+                if c.crosses(from, st.users[i].index) {
+                    st.counters.cross_node += 1;
+                }
+            }
             if r == Insert::Late && !syncing {
                 st.counters.reordered += 1;
             }

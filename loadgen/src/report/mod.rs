@@ -14,6 +14,7 @@ pub use table::print;
 
 use crate::account::{reckon, Reckoning, RxTable, TxTable};
 use crate::cli::{Args, Pairs, Scenario};
+use crate::cluster::Cluster;
 use crate::coord::{Outcome, Point};
 use crate::engine::Hists;
 use crate::plan::Plan;
@@ -61,6 +62,10 @@ pub struct TargetOut {
     pub nginx: bool,
     /// A reference peer (`--peer`).
     pub peer: bool,
+    /// The ring's server entries (`--ring`), in order; empty without one.
+    pub ring: Vec<String>,
+    /// Users owned by each of `ring`'s servers.
+    pub users_per_server: Vec<u64>,
 }
 
 /// The run's settings.
@@ -156,6 +161,12 @@ pub struct MessagesOut {
     pub pairs_duplicated: u64,
     /// Expected deliveries whose sender and receiver used different URLs.
     pub cross_target_deliveries: u64,
+    /// Deliveries (distinct, rooms counted per receiver) whose sender's
+    /// owner node differs from the receiver's; absent without `--ring`.
+    pub cross_node_deliveries: Option<u64>,
+    /// cross_node_deliveries / delivered (distinct deliveries as counted on
+    /// receipt); absent without `--ring` or without deliveries.
+    pub cross_node_share: Option<f64>,
     /// Seconds of traffic.
     pub run_s: f64,
     /// Seconds of drain.
@@ -225,6 +236,8 @@ pub struct Setup<'a> {
     pub workers: usize,
     /// Source addresses.
     pub src_ips: usize,
+    /// The ring's owners, with `--ring`.
+    pub cluster: Option<&'a Cluster>,
 }
 
 /// Joins the cores' results into the report.
@@ -255,7 +268,9 @@ pub fn build(s: &Setup<'_>, outcome: Outcome) -> Report {
     }
     let r: Reckoning = reckon(&tx, &rx, |sender, dst| plan.recipients(sender, dst));
     let urls = args.urls();
-    let cross = cross_target(&tx, plan, urls.len());
+    let cross = cross_target(&tx, plan, urls.len(), s.cluster);
+    let cross_node = s.cluster.map(|_| counters.cross_node);
+    let cross_node_share = cross_node.and_then(|n| share(n, counters.delivered_unique));
     let run_s = outcome.run_s.max(1e-9);
     let storm = (args.scenario == Scenario::Storm).then(|| StormOut {
         dropped: counters.storm_dropped,
@@ -274,6 +289,8 @@ pub fn build(s: &Setup<'_>, outcome: Outcome) -> Report {
             urls,
             nginx: args.nginx.is_some(),
             peer: args.peer,
+            ring: s.cluster.map(|c| c.servers.clone()).unwrap_or_default(),
+            users_per_server: s.cluster.map(Cluster::users_per_server).unwrap_or_default(),
         },
         config: ConfigOut {
             users: args.users,
@@ -320,6 +337,8 @@ pub fn build(s: &Setup<'_>, outcome: Outcome) -> Report {
             pairs_reordered: r.pairs_reordered,
             pairs_duplicated: r.pairs_duplicated,
             cross_target_deliveries: cross,
+            cross_node_deliveries: cross_node,
+            cross_node_share,
             run_s: outcome.run_s,
             drain_s: outcome.drain_s,
             drained: outcome.drained,
@@ -355,12 +374,20 @@ pub fn build(s: &Setup<'_>, outcome: Outcome) -> Report {
     }
 }
 
+/// `part / whole`, when there is a whole.
+fn share(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
 /// Expected deliveries whose sender and receiver use different URLs.
-fn cross_target(tx: &TxTable, plan: &Plan, urls: usize) -> u64 {
+fn cross_target(tx: &TxTable, plan: &Plan, urls: usize, cluster: Option<&Cluster>) -> u64 {
     if urls < 2 {
         return 0;
     }
-    let url_of = |uid: i64| plan.index(uid).map(|i| i % urls);
+    let url_of = |uid: i64| {
+        plan.index(uid)
+            .map(|i| cluster.and_then(|c| c.target_index(i)).unwrap_or(i % urls))
+    };
     let mut n = 0;
     for (&(sender, dst), t) in tx {
         let accepted = u64::from(t.sent) - (t.rejected.len() + t.unresolved.len()) as u64;

@@ -145,6 +145,17 @@ fn messages(s: &mut String, r: &Report) {
             m.cross_target_deliveries
         );
     }
+    if let Some(n) = m.cross_node_deliveries {
+        let _ = writeln!(
+            s,
+            "  nodes    {} deliveries crossed nodes (cross-node share {}) over {} ring servers, users per server {:?}",
+            n,
+            m.cross_node_share
+                .map_or("-".to_owned(), |x| format!("{:.1} %", x * 100.0)),
+            r.target.ring.len(),
+            r.target.users_per_server
+        );
+    }
     let _ = writeln!(s, "latency    delivery {}", pct(&r.latency_us.delivery));
     if r.latency_us.ack.count > 0 {
         let _ = writeln!(s, "           ack      {}", pct(&r.latency_us.ack));

@@ -34,6 +34,10 @@ pub struct Counters {
     pub delivered_unique: u64,
     /// Copies of messages already received (same stream and sequence).
     pub duplicated: u64,
+    /// Of `delivered_unique`, those whose sender's owner node (by the ring,
+    /// `--ring`) differs from the receiver's; a room message counts once
+    /// per such receiver.
+    pub cross_node: u64,
     /// Messages that arrived after a later one of the same stream.
     pub reordered: u64,
     /// cmd 10/11 frames without a loadgen stamp.
@@ -96,6 +100,7 @@ impl Counters {
             expected,
             delivered_frames,
             delivered_unique,
+            cross_node,
             duplicated,
             reordered,
             foreign,
@@ -145,12 +150,14 @@ mod tests {
         let mut b = Counters {
             sent: 3,
             window_timeouts: 1,
+            cross_node: 4,
             ..Counters::default()
         };
         b.errors.insert(429, 2);
         b.connect_failure("refused");
         a.merge(&b);
         assert_eq!((a.sent, a.window_timeouts, a.connect_failed), (5, 1, 1));
+        assert_eq!(a.cross_node, 4);
         assert_eq!(a.errors[&429], 3);
         assert_eq!(a.connect_failures["refused"], 1);
     }

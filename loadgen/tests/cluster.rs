@@ -1,0 +1,351 @@
+//! The loadgen's cluster awareness against real daemons: with `--ring`,
+//! every user connects to its owner node (checked on each daemon's
+//! /metrics), and the report's cross-node count is exactly what the ring
+//! says, merged across worker processes.
+//!
+//! Two standalone daemons have no cluster transport, so a message between
+//! them would not arrive. The runs are designed around that: direct runs
+//! use pairs whose two users share a node (cross-node share 0); the
+//! counting of crossings runs through one daemon standing in for nginx, with
+//! the ring naming two nodes, and pairs that all cross (share 1).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use imedge::cluster::Ring;
+use serde_json::Value;
+
+const SECRET: &str = "loadgen-test-secret-0123";
+
+/// Users per run: 8 fixed pairs (user 2k talks with 2k+1).
+const USERS: usize = 16;
+
+fn daemon_binary() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("../target"));
+    let bin = target.join("debug/imedge");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "-p", "imedge", "--bin", "imedge"])
+            .current_dir(manifest.join(".."))
+            .status()
+            .expect("run cargo build")
+            .success();
+        assert!(ok, "building the daemon failed");
+    }
+    bin
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+/// A daemon on a free loopback port with the memory store, killed on drop.
+struct Daemon {
+    child: Child,
+    addr: String,
+    dir: PathBuf,
+}
+
+impl Daemon {
+    fn start() -> Daemon {
+        let dir = std::env::temp_dir().join(format!(
+            "imedge-loadgen-cluster-{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        let mut child = Command::new(daemon_binary())
+            .args(["serve", "--listen", "127.0.0.1:0", "--secret", SECRET])
+            .args(["--store", "memory", "--log", "warn"])
+            .arg("--data-dir")
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start imedge");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines.next().expect("imedge printed nothing").unwrap();
+        let addr = line
+            .strip_prefix("imedge listening on ")
+            .unwrap_or_else(|| panic!("unexpected line {line}"))
+            .to_owned();
+        std::thread::spawn(move || for _ in lines {});
+        Daemon { child, addr, dir }
+    }
+
+    fn url(&self) -> String {
+        format!("ws://{}/chat", self.addr)
+    }
+
+    /// Open WebSocket connections, from /metrics (summed over cores).
+    fn connections(&self) -> u64 {
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut r = BufReader::new(s);
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            if line.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        r.read_exact(&mut body).unwrap();
+        String::from_utf8(body)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("imedge_connections{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The loadgen with `args`, started; its JSON report goes to `out`.
+fn spawn_loadgen(args: &[String], out: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_imedge-loadgen"))
+        .args(args)
+        .args([
+            "--secret", SECRET, "--quiet", "--ramp", "0.2", "--drain", "5",
+        ])
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("run the loadgen")
+}
+
+fn finish(mut child: Child, out: &Path) -> Value {
+    assert!(child.wait().unwrap().success(), "the loadgen failed");
+    let report = serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap();
+    let _ = std::fs::remove_file(out);
+    report
+}
+
+fn run(args: &[String]) -> Value {
+    let out = std::env::temp_dir().join(format!("lg-cluster-{}.json", unique()));
+    finish(spawn_loadgen(args, &out), &out)
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// A first uid such that every pair of the run is on one node (`same`) or
+/// split over two (`!same`), with both nodes owning users.
+fn base_where_pairs(ring: &Ring, same: bool) -> u64 {
+    (1_000..2_000_000u64)
+        .find(|&base| {
+            let owner = |i: u64| ring.owner_of_uid(base + i).unwrap();
+            let pairs_ok =
+                (0..USERS as u64 / 2).all(|k| (owner(2 * k) == owner(2 * k + 1)) == same);
+            let both = (0..USERS as u64).any(|i| owner(i) != owner(0));
+            pairs_ok && both
+        })
+        .expect("some base fits")
+}
+
+fn count(r: &Value, path: &str) -> u64 {
+    let mut at = r;
+    for key in path.split('.') {
+        at = &at[key];
+    }
+    at.as_u64().unwrap_or_else(|| panic!("{path}: {at}"))
+}
+
+fn assert_nothing_lost(r: &Value) {
+    let m = &r["messages"];
+    assert!(count(m, "delivered") > 0, "{m}");
+    assert_eq!(count(m, "delivered"), count(m, "expected"), "{m}");
+    for zero in ["lost", "duplicated", "unexpected", "rejected"] {
+        assert_eq!(count(m, zero), 0, "{zero}: {m}");
+    }
+}
+
+#[test]
+fn users_connect_to_their_owner_node_and_same_node_chat_crosses_nothing() {
+    let (a, b) = (Daemon::start(), Daemon::start());
+    let ring_spec = format!("{},{}", a.addr, b.addr);
+    let ring = Ring::parse(&[a.addr.as_str(), b.addr.as_str()]).unwrap();
+    let base = base_where_pairs(&ring, true);
+    let owned_by_a = (0..USERS as u64)
+        .filter(|i| ring.owner_of_uid(base + i) == Some(0))
+        .count() as u64;
+
+    // The URLs in the other order: users are routed by address, not position.
+    let args = strings(&[
+        "chat",
+        "--users",
+        "16",
+        "--rate",
+        "160",
+        "--duration",
+        "3",
+        "--ring",
+        &ring_spec,
+        "--url",
+        &b.url(),
+        "--url",
+        &a.url(),
+        "--uid-base",
+        &base.to_string(),
+    ]);
+    let out = std::env::temp_dir().join(format!("lg-cluster-{}.json", unique()));
+    let child = spawn_loadgen(&args, &out);
+    // While the users are held, each daemon holds exactly the users it owns.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (on_a, on_b) = loop {
+        let (x, y) = (a.connections(), b.connections());
+        if x + y == USERS as u64 || Instant::now() > deadline {
+            break (x, y);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!((on_a, on_b), (owned_by_a, USERS as u64 - owned_by_a));
+    let r = finish(child, &out);
+
+    assert_nothing_lost(&r);
+    assert_eq!(count(&r, "connect.connected"), USERS as u64);
+    assert_eq!(count(&r, "messages.cross_node_deliveries"), 0);
+    assert_eq!(r["messages"]["cross_node_share"].as_f64(), Some(0.0));
+    assert_eq!(
+        r["target"]["users_per_server"],
+        serde_json::json!([owned_by_a, USERS as u64 - owned_by_a])
+    );
+    assert_eq!(r["target"]["ring"], serde_json::json!([a.addr, b.addr]));
+}
+
+#[test]
+fn crossings_are_counted_per_delivery_and_merged_across_workers() {
+    // One daemon stands in for nginx; the ring names two (absent) nodes.
+    let d = Daemon::start();
+    let servers = ["127.0.0.1:9001", "127.0.0.1:9002 weight=2"];
+    let ring = Ring::parse(&servers).unwrap();
+    let spec = servers.join(",");
+    let nginx = d.url();
+
+    let split = base_where_pairs(&ring, false).to_string();
+    let chat = run(&strings(&[
+        "chat",
+        "--users",
+        "16",
+        "--rate",
+        "160",
+        "--duration",
+        "1",
+        "--nginx",
+        &nginx,
+        "--ring",
+        &spec,
+        "--uid-base",
+        &split,
+        "--workers",
+        "2",
+        "--cores",
+        "1",
+    ]));
+    assert_nothing_lost(&chat);
+    assert_eq!(chat["config"]["workers"], 2);
+    let delivered = count(&chat, "messages.delivered");
+    assert_eq!(count(&chat, "messages.cross_node_deliveries"), delivered);
+    assert_eq!(chat["messages"]["cross_node_share"].as_f64(), Some(1.0));
+
+    // Rooms of two split members: every delivery crosses.
+    let room = run(&strings(&[
+        "room",
+        "--users",
+        "16",
+        "--groups",
+        "8",
+        "--group-size",
+        "2",
+        "--rate",
+        "160",
+        "--duration",
+        "1",
+        "--nginx",
+        &nginx,
+        "--ring",
+        &spec,
+        "--uid-base",
+        &split,
+    ]));
+    assert_nothing_lost(&room);
+    assert_eq!(
+        count(&room, "messages.cross_node_deliveries"),
+        count(&room, "messages.delivered")
+    );
+
+    let same = base_where_pairs(&ring, true).to_string();
+    let chat = run(&strings(&[
+        "chat",
+        "--users",
+        "16",
+        "--rate",
+        "160",
+        "--duration",
+        "1",
+        "--nginx",
+        &nginx,
+        "--ring",
+        &spec,
+        "--uid-base",
+        &same,
+    ]));
+    assert_nothing_lost(&chat);
+    assert_eq!(count(&chat, "messages.cross_node_deliveries"), 0);
+
+    // Without a ring there is no cross-node figure at all.
+    let plain = run(&strings(&[
+        "chat",
+        "--users",
+        "4",
+        "--rate",
+        "40",
+        "--duration",
+        "0.5",
+        "--url",
+        &nginx,
+    ]));
+    assert!(plain["messages"]["cross_node_share"].is_null());
+}
+
+#[test]
+fn a_ring_server_without_a_url_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_imedge-loadgen"))
+        .args(["chat", "--users", "4", "--rate", "10", "--secret", SECRET])
+        .args(["--url", "ws://127.0.0.1:9001/chat"])
+        .args(["--ring", "127.0.0.1:9001,127.0.0.1:9002"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ring server `127.0.0.1:9002` has no --url"),
+        "{err}"
+    );
+}
