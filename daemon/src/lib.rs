@@ -6,6 +6,7 @@
 //! `route` (where a message goes) and `store` (sequences, groups, inboxes).
 
 pub mod auth;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod metrics;
