@@ -174,3 +174,38 @@ fn check_judges_each_sysctl_by_its_rule() {
     assert_eq!(status["io_uring"], "SHORT");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn systemd_accepts_the_unit() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let need = Command::new(repo.join(".ci/need"))
+        .arg("systemd:systemd-analyze")
+        .status();
+    assert!(
+        need.unwrap().success(),
+        ".ci/need could not install systemd-analyze"
+    );
+    // The binary is not installed here: verify checks that ExecStart exists.
+    let unit = std::fs::read_to_string(tuning().join("imedge.service")).unwrap();
+    let unit = unit.replace("/usr/local/bin/imedge", "/bin/true");
+    let dir = std::env::temp_dir().join(format!("imedge-unit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("imedge.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Only complaints about our file count; the host may add unrelated noise.
+    let ours: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("imedge.service"))
+        .collect();
+    assert!(
+        out.status.success() && ours.is_empty(),
+        "systemd-analyze verify:\n{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -30,12 +30,7 @@ fn receiver(me: NodeId, peers: &[NodeId], settings: &Settings) -> Receiver {
     receiver_since(5, me, peers, settings)
 }
 
-fn receiver_since(
-    incarnation: u64,
-    me: NodeId,
-    peers: &[NodeId],
-    settings: &Settings,
-) -> Receiver {
+fn receiver_since(incarnation: u64, me: NodeId, peers: &[NodeId], settings: &Settings) -> Receiver {
     Receiver::new(key(), me, incarnation, peers.iter().copied(), settings).unwrap()
 }
 
