@@ -13,7 +13,7 @@
 //! | 6       | 2    | body length `n` (the datagram is `48 + n` bytes)    |
 //! | 8       | 4    | sender node id                                      |
 //! | 12      | 4    | destination node id                                 |
-//! | 16      | 8    | sender incarnation (grows at every restart, ≥ 1)    |
+//! | 16      | 8    | sender incarnation: its start time in Unix ms (≥ 1) |
 //! | 24      | 8    | sequence number, per (sender, destination, incarnation), from 1 |
 //! | 32      | n    | body                                                |
 //! | 32 + n  | 16   | HMAC-SHA256 under the cluster secret over bytes `0 .. 32 + n`, first 16 bytes |
@@ -43,6 +43,7 @@
 //! daemon drives; the rest are their parts.
 
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 mod batch;
 pub mod body;

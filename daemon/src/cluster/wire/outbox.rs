@@ -133,7 +133,11 @@ impl Outbox {
     pub fn due(&mut self, now: u64, out: &mut Vec<Datagram>) {
         let delay = self.settings.max_delay_ms;
         for (&peer, link) in &mut self.links {
-            if link.open.as_ref().is_some_and(|b| b.since + delay <= now) {
+            if link
+                .open
+                .as_ref()
+                .is_some_and(|b| b.since.saturating_add(delay) <= now)
+            {
                 let batch = link.open.take().expect("checked");
                 out.push(seal(&self.sealer, link, peer, batch));
             }
@@ -143,7 +147,8 @@ impl Outbox {
     /// When the earliest open batch falls due, if any is open.
     pub fn next_deadline(&self) -> Option<u64> {
         let open = self.links.values().filter_map(|l| l.open.as_ref());
-        open.map(|b| b.since + self.settings.max_delay_ms).min()
+        open.map(|b| b.since.saturating_add(self.settings.max_delay_ms))
+            .min()
     }
 
     /// Seals `peer`'s open batch now, if any (e.g. before a drain).

@@ -105,7 +105,7 @@ impl Reassembly {
             self.remove(&key);
             return Err(DropReason::TooLarge);
         }
-        let deadline = now + self.timeout_ms;
+        let deadline = now.saturating_add(self.timeout_ms);
         let p = self.partials.entry(key).or_insert_with(|| Partial {
             target: frag.target,
             count: frag.count,
