@@ -210,6 +210,15 @@ pub fn is_member(pool: &Pool, gid: i64, uid: i64) -> Result<bool, StoreError> {
     pool.with(|c| c.query(redis::cmd("SISMEMBER").arg(keys::members(gid)).arg(uid)))
 }
 
+/// How many members group `gid` has (None: no such group).
+pub fn member_count(pool: &Pool, gid: i64) -> Result<Option<u64>, StoreError> {
+    if !group_exists(pool, gid)? {
+        return Ok(None);
+    }
+    pool.with(|c| c.query(redis::cmd("SCARD").arg(keys::members(gid))))
+        .map(Some)
+}
+
 /// The groups `uid` belongs to, by gid.
 pub fn user_groups(pool: &Pool, uid: i64) -> Result<Vec<Group>, StoreError> {
     let ids: HashSet<i64> =

@@ -487,4 +487,8 @@ impl Store for RedisStore {
     fn user_groups(&self, uid: i64) -> Result<Vec<Group>, StoreError> {
         directory::user_groups(self.pool(), uid)
     }
+
+    fn member_count(&self, gid: i64) -> Result<Option<u64>, StoreError> {
+        directory::member_count(self.pool(), gid)
+    }
 }

@@ -1,0 +1,81 @@
+//! Datagrams between nodes (PROTOCOL.md section 6), sans-IO: items and the
+//! time in, sealed datagrams out; datagrams and the time in, decisions out.
+//!
+//! # Layout
+//!
+//! Every multi-byte integer is big-endian (network order).
+//!
+//! | offset  | size | field                                               |
+//! |---------|------|-----------------------------------------------------|
+//! | 0       | 4    | magic `IMdg`                                        |
+//! | 4       | 1    | version, 1                                          |
+//! | 5       | 1    | kind: 1 deliver, 2 presence, 3 membership, 4 heartbeat, 5 nack, 6 fragment |
+//! | 6       | 2    | body length `n` (the datagram is `48 + n` bytes)    |
+//! | 8       | 4    | sender node id                                      |
+//! | 12      | 4    | destination node id                                 |
+//! | 16      | 8    | sender incarnation: its start time in Unix ms (≥ 1) |
+//! | 24      | 8    | sequence number, per (sender, destination, incarnation), from 1 |
+//! | 32      | n    | body                                                |
+//! | 32 + n  | 16   | HMAC-SHA256 under the cluster secret over bytes `0 .. 32 + n`, first 16 bytes |
+//!
+//! Bodies (offsets within the body):
+//!
+//! * deliver: items to the end, each `target kind` u8 (0 user, 1 group) at
+//!   0, `target id` i64 at 1, `frame length` u16 (≥ 1) at 9, the frame's
+//!   bytes at 11 — the WebSocket frame exactly as it goes to the recipients'
+//!   connections, seq already stamped.
+//! * presence: records of 13 bytes: uid i64, node u32, online u8 (0/1).
+//! * membership: records of 17 bytes: uid i64, gid i64, joined u8 (0/1).
+//! * heartbeat: config digest u64, then the node ids (u32) the sender sees up.
+//! * nack: the incarnation of the node asked u64, then ranges of missing
+//!   sequence numbers, each first u64 (≥ 1) and last u64 (inclusive, ≥ first).
+//! * fragment: message id u64, index u16, count u16 (index < count), target
+//!   kind u8, target id i64, then the piece (≥ 1 byte) to the end.
+//!
+//! The destination id in the header stops a datagram sealed for one node
+//! being replayed to another; the incarnation lets a restarted node number
+//! from 1 without its new datagrams looking like replays.
+//!
+//! # Pieces
+//!
+//! [`Outbox`] (send: sequence, batch, fragment, seal, keep history) and
+//! [`Receiver`] (receive: open, window, decode, reassemble) are what the
+//! daemon drives; the rest are their parts.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod batch;
+pub mod body;
+pub mod control;
+pub mod deliver;
+pub mod drop_reason;
+pub mod fragment;
+pub mod header;
+pub mod history;
+pub mod item;
+pub mod mac;
+pub mod outbox;
+mod reader;
+pub mod reassembly;
+pub mod receiver;
+pub mod records;
+pub mod seal;
+pub mod settings;
+pub mod window;
+
+#[cfg(test)]
+mod tests;
+
+pub use control::{Heartbeat, Nack, SeqRange};
+pub use deliver::{DeliverItem, Items};
+pub use drop_reason::DropReason;
+pub use header::{Kind, NodeId};
+pub use history::Unanswered;
+pub use item::Item;
+pub use mac::Key;
+pub use outbox::{Datagram, Outbox, SendError};
+pub use receiver::{Accepted, Payload, Receiver};
+pub use records::{Membership, Presence, Target};
+pub use seal::Sealer;
+pub use settings::Settings;

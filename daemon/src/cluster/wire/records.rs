@@ -1,0 +1,120 @@
+//! The small fixed-size records: a frame's target, presence and membership
+//! changes. Batched many to a datagram.
+
+use bytes::BufMut;
+
+use super::drop_reason::DropReason;
+use super::header::NodeId;
+use super::reader::Reader;
+
+/// Who a frame is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Every connection of one user.
+    User(i64),
+    /// The members of one group connected to the receiving node.
+    Group(i64),
+}
+
+impl Target {
+    /// Encoded size: kind byte and id.
+    pub const LEN: usize = 9;
+
+    pub(super) fn put(&self, out: &mut impl BufMut) {
+        let (kind, id) = match *self {
+            Target::User(id) => (0u8, id),
+            Target::Group(id) => (1, id),
+        };
+        out.put_u8(kind);
+        out.put_i64(id);
+    }
+
+    pub(super) fn read(r: &mut Reader<'_>) -> Result<Target, DropReason> {
+        let kind = r.u8()?;
+        let id = r.i64()?;
+        match kind {
+            0 => Ok(Target::User(id)),
+            1 => Ok(Target::Group(id)),
+            _ => Err(DropReason::Malformed),
+        }
+    }
+}
+
+/// User `uid` came online or went offline on `node` (its presence registry
+/// entry at the owner node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Presence {
+    /// The user.
+    pub uid: i64,
+    /// The node the user is connected to.
+    pub node: NodeId,
+    /// Online (true) or offline (false).
+    pub online: bool,
+}
+
+impl Presence {
+    /// Encoded size.
+    pub const LEN: usize = 13;
+
+    pub(super) fn put(&self, out: &mut impl BufMut) {
+        out.put_i64(self.uid);
+        out.put_u32(self.node);
+        out.put_u8(self.online.into());
+    }
+
+    pub(super) fn read(r: &mut Reader<'_>) -> Result<Presence, DropReason> {
+        Ok(Presence {
+            uid: r.i64()?,
+            node: r.u32()?,
+            online: r.flag()?,
+        })
+    }
+}
+
+/// User `uid` joined or left group `gid`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// The user.
+    pub uid: i64,
+    /// The group.
+    pub gid: i64,
+    /// Joined (true) or left (false).
+    pub joined: bool,
+}
+
+impl Membership {
+    /// Encoded size.
+    pub const LEN: usize = 17;
+
+    pub(super) fn put(&self, out: &mut impl BufMut) {
+        out.put_i64(self.uid);
+        out.put_i64(self.gid);
+        out.put_u8(self.joined.into());
+    }
+
+    pub(super) fn read(r: &mut Reader<'_>) -> Result<Membership, DropReason> {
+        Ok(Membership {
+            uid: r.i64()?,
+            gid: r.i64()?,
+            joined: r.flag()?,
+        })
+    }
+}
+
+/// Reads records of `LEN` bytes until the body ends; a partial record or an
+/// empty body is malformed.
+pub(super) fn read_all<T>(
+    body: &[u8],
+    len: usize,
+    read: impl Fn(&mut Reader<'_>) -> Result<T, DropReason>,
+) -> Result<Vec<T>, DropReason> {
+    if body.is_empty() || !body.len().is_multiple_of(len) {
+        return Err(DropReason::Malformed);
+    }
+    let mut r = Reader::new(body);
+    let mut out = Vec::with_capacity(body.len() / len);
+    while r.remaining() > 0 {
+        out.push(read(&mut r)?);
+    }
+    Ok(out)
+}
