@@ -9,6 +9,7 @@
 //! |-----|------|-------|
 //! | `im:{u:U}:inbox`, `im:{g:G}:log` | list | stored messages, oldest first (see [`entry`]) |
 //! | `…:inbox:last`, `…:log:last` | string | the log's last seq; never expires, never trimmed |
+//! | `…:inbox:reserved`, `…:log:reserved` | string | the highest seq a node may have shown live before storing it (see [`crate::store::Store::reserve`]) |
 //! | `im:{u:U}:user` | hash | `known`, and for accounts `mobile`, `hash`, `nickname` |
 //! | `im:{u:U}:friends` | set | friend uids |
 //! | `im:{u:U}:groups` | set | gids the user belongs to |
@@ -33,6 +34,14 @@ pub fn last(log: LogKey) -> String {
     match log {
         LogKey::Inbox(u) => format!("im:{{u:{u}}}:inbox:last"),
         LogKey::Group(g) => format!("im:{{g:{g}}}:log:last"),
+    }
+}
+
+/// The highest seq of `log` reserved for live delivery (same slot as [`log`]).
+pub fn reserved(log: LogKey) -> String {
+    match log {
+        LogKey::Inbox(u) => format!("im:{{u:{u}}}:inbox:reserved"),
+        LogKey::Group(g) => format!("im:{{g:{g}}}:log:reserved"),
     }
 }
 
@@ -92,6 +101,13 @@ pub fn entry(ts_ms: i64, frame: &[u8]) -> Vec<u8> {
     let mut e = format!("{:0width$}", ts_ms.max(0), width = TS_DIGITS).into_bytes();
     e.extend_from_slice(frame);
     e
+}
+
+/// A placeholder entry for a seq that was reserved but never stored (a
+/// crash or a failover skipped it): a timestamp and no frame, so list
+/// positions keep matching seqs. Readers skip it.
+pub fn hole(ts_ms: i64) -> Vec<u8> {
+    entry(ts_ms, b"")
 }
 
 /// Splits an entry into its timestamp and frame; None for a malformed entry.

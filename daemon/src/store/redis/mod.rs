@@ -317,13 +317,27 @@ impl Store for RedisStore {
         if let Some(l) = lock(self.shared.shard(log)).get(&log) {
             return Ok(*l);
         }
-        let stored: Option<u64> = self
-            .pool()
-            .with(|c| c.query(redis::cmd("GET").arg(keys::last(log))))?;
+        // The last stored seq, or above it a reservation: seqs a node may
+        // have shown live without storing them (it crashed, or lost the
+        // owner's role); numbering resumes above those.
+        let (stored, reserved): (Option<u64>, Option<u64>) = self.pool().with(|c| {
+            c.query(
+                redis::cmd("MGET")
+                    .arg(keys::last(log))
+                    .arg(keys::reserved(log)),
+            )
+        })?;
+        let taken = stored.unwrap_or(0).max(reserved.unwrap_or(0));
         // Another caller may have loaded (and appended) meanwhile: keep theirs.
-        Ok(*lock(self.shared.shard(log))
-            .entry(log)
-            .or_insert(stored.unwrap_or(0)))
+        Ok(*lock(self.shared.shard(log)).entry(log).or_insert(taken))
+    }
+
+    fn reserve(&self, log: LogKey, upto: u64, ticket: Ticket) -> Result<Appended, StoreError> {
+        if self.shared.health.is_down() {
+            return Err(down_error());
+        }
+        self.queue(Op::Reserve { log, upto, ticket })?;
+        Ok(Appended::Pending)
     }
 
     fn append(
@@ -388,7 +402,8 @@ impl Store for RedisStore {
             })?;
             // Expired entries the script has not popped yet: only a prefix
             // of the log may be dropped, or the seqs would have a hole.
-            if ts < cutoff && out.is_empty() {
+            // Hole entries stand for seqs skipped after a crash.
+            if (ts < cutoff && out.is_empty()) || frame.is_empty() {
                 continue;
             }
             out.push(Stored {

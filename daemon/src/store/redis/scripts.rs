@@ -13,15 +13,27 @@ use redis::Script;
 /// Appends one message if its seq follows the stored last seq, trims the
 /// log by count and age, and moves the counter, in one step.
 ///
-/// KEYS: list, counter. ARGV: seq, entry, retain (count), max age in ms (0:
-/// none), now in ms. Answers `{1, last}` when stored (or when this exact
-/// entry is already stored at that seq: a retried pipeline is harmless),
-/// `{0, last}` when the seq is a gap or a reuse.
+/// A seq right above the log's reservation is also accepted when the
+/// reservation is above the last stored seq: the seqs between may have been
+/// shown live by a node that crashed (or lost its commit), so numbering
+/// resumes above them and each becomes a hole entry ([`super::keys::hole`]).
+///
+/// KEYS: list, counter, reservation. ARGV: seq, entry, retain (count), max
+/// age in ms (0: none), now in ms, hole entry. Answers `{1, last}` when
+/// stored (or when this exact entry is already stored at that seq: a
+/// retried pipeline is harmless), `{0, last}` when the seq is a gap or a reuse.
 pub static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r#"
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 local seq = tonumber(ARGV[1])
+local reserved = tonumber(redis.call('GET', KEYS[3]) or '0')
+if seq == reserved + 1 and reserved > last then
+  for _ = last + 1, reserved do
+    redis.call('RPUSH', KEYS[1], ARGV[6])
+  end
+  last = reserved
+end
 if seq ~= last + 1 then
   if seq <= last then
     local idx = redis.call('LLEN', KEYS[1]) - 1 - (last - seq)
@@ -49,6 +61,36 @@ if age > 0 then
   redis.call('PEXPIRE', KEYS[1], age)
 end
 return {1, seq}
+"#,
+    )
+});
+
+/// Raises a log's reservation to `upto` (never lowers it).
+///
+/// KEYS: reservation. ARGV: upto. Answers 1.
+pub static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+local upto = tonumber(ARGV[1])
+if upto > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 1
+"#,
+    )
+});
+
+/// Drops a log's reservation at an orderly stop, unless another node has
+/// raised it since (it owns the log now).
+///
+/// KEYS: reservation. ARGV: the reservation this node made. Answers 1 when dropped.
+pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
 "#,
     )
 });

@@ -99,6 +99,67 @@ fn a_second_node_continues_the_sequence() {
 }
 
 #[test]
+fn a_failover_owner_numbers_above_the_reservation_and_an_orderly_stop_releases_it() {
+    let server = RedisServer::start("reserve");
+    let log = LogKey::Inbox(4);
+    let wait = |rx: &mpsc::Receiver<(u64, bool)>, n: usize| {
+        (0..n).all(|_| rx.recv_timeout(Duration::from_secs(10)).unwrap().1)
+    };
+    let a = open(&server.url(0), options(100));
+    let rx = collector(&a);
+    // As a core does: the log's last seq first, then a reservation above it.
+    assert_eq!(a.last_seq(log).unwrap(), 0);
+    assert_eq!(a.reserve(log, 40, t(100)).unwrap(), Appended::Pending);
+    for seq in 1..=3 {
+        a.append(log, seq, Bytes::from(format!("a{seq}")), t(seq))
+            .unwrap();
+    }
+    assert!(wait(&rx, 4));
+    // a may have shown seqs up to 40 live; b takes over as if a had died.
+    let b = open(&server.url(0), options(100));
+    let rx_b = collector(&b);
+    assert_eq!(
+        b.last_seq(log).unwrap(),
+        40,
+        "numbering resumes above the reservation"
+    );
+    b.append(log, 41, Bytes::from_static(b"b41"), t(41))
+        .unwrap();
+    assert!(wait(&rx_b, 1));
+    a.append(log, 4, Bytes::from_static(b"a4"), t(4)).unwrap();
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        (4, false),
+        "a reserved seq is never given again"
+    );
+    let got: Vec<(u64, Bytes)> = b
+        .read(log, 0, 100)
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.seq, m.frame))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, Bytes::from_static(b"a1")),
+            (2, Bytes::from_static(b"a2")),
+            (3, Bytes::from_static(b"a3")),
+            (41, Bytes::from_static(b"b41")),
+        ],
+        "the skipped seqs read as nothing"
+    );
+    assert_eq!(b.read(log, 3, 100).unwrap()[0].seq, 41);
+    // b reserves, stores, and stops in order: the next owner has no gap.
+    b.reserve(log, 500, t(200)).unwrap();
+    b.append(log, 42, Bytes::from_static(b"b42"), t(42))
+        .unwrap();
+    assert!(wait(&rx_b, 2));
+    drop((a, b));
+    let c = open(&server.url(0), options(100));
+    assert_eq!(c.last_seq(log).unwrap(), 42, "released at the orderly stop");
+}
+
+#[test]
 fn redis_restart_fails_pending_appends_then_recovers() {
     let mut server = RedisServer::start("restart");
     let log = LogKey::Inbox(9);

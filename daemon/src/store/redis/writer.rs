@@ -42,6 +42,15 @@ pub enum Op {
         /// Reported back through the notify callback.
         ticket: Ticket,
     },
+    /// Make a seq reservation durable (see [`crate::store::Store::reserve`]).
+    Reserve {
+        /// Its log.
+        log: LogKey,
+        /// Seqs up to this one may be shown before they are stored.
+        upto: u64,
+        /// Reported back through the notify callback.
+        ticket: Ticket,
+    },
     /// Record a user as known.
     EnsureUser(i64),
     /// Record a delivery cursor.
@@ -58,6 +67,11 @@ pub struct Writer {
     next_try: Instant,
     /// Directory writes that failed with the connection, sent again first.
     retry: Vec<Op>,
+    /// The reservation this node last made per log, released at an orderly stop.
+    reserved: HashMap<LogKey, u64>,
+    /// Set when an append or reservation failed: a seq shown live may not be
+    /// stored, so the reservations must outlive this run.
+    failed_any: bool,
 }
 
 type Outcomes = Vec<(Ticket, Result<(), String>)>;
@@ -75,6 +89,8 @@ impl Writer {
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)),
             next_try: Instant::now(),
             retry: Vec::new(),
+            reserved: HashMap::new(),
+            failed_any: false,
         }
     }
 
@@ -101,6 +117,35 @@ impl Writer {
         // Directory writes still owed: one last try, so a clean stop keeps them.
         if !self.retry.is_empty() {
             self.write(Vec::new());
+        }
+        self.release_reservations();
+    }
+
+    /// At an orderly stop every seq this node took is stored: its
+    /// reservations go, so the next owner numbers on with no gap. After a
+    /// failure (or a crash, which never gets here) they stay.
+    fn release_reservations(&mut self) {
+        if self.failed_any || self.reserved.is_empty() {
+            return;
+        }
+        let cmds: Vec<Cmd> = self
+            .reserved
+            .iter()
+            .map(|(log, upto)| {
+                let mut c = redis::cmd("EVALSHA");
+                c.arg(scripts::RELEASE.get_hash())
+                    .arg(1)
+                    .arg(keys::reserved(*log))
+                    .arg(*upto);
+                c
+            })
+            .collect();
+        let released = match self.connection() {
+            Some(c) => c.pipeline(&cmds).map(drop),
+            None => Ok(()),
+        };
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "releasing seq reservations failed; the next owner skips them");
         }
     }
 
@@ -206,14 +251,24 @@ impl Writer {
             } => {
                 let mut c = redis::cmd("EVALSHA");
                 c.arg(scripts::APPEND.get_hash())
-                    .arg(2)
+                    .arg(3)
                     .arg(keys::log(*log))
                     .arg(keys::last(*log))
+                    .arg(keys::reserved(*log))
                     .arg(*seq)
                     .arg(&entry[..])
                     .arg(self.shared.retain)
                     .arg(self.shared.max_age_ms)
-                    .arg(now);
+                    .arg(now)
+                    .arg(keys::hole(now));
+                c
+            }
+            Op::Reserve { log, upto, .. } => {
+                let mut c = redis::cmd("EVALSHA");
+                c.arg(scripts::RESERVE.get_hash())
+                    .arg(1)
+                    .arg(keys::reserved(*log))
+                    .arg(*upto);
                 c
             }
             Op::EnsureUser(uid) => {
@@ -243,6 +298,7 @@ impl Writer {
                         // This node's view of the log was wrong (another
                         // node appended, or an earlier append failed):
                         // forget it, the next last_seq reads Redis.
+                        self.failed_any = true;
                         self.shared.forget_front(log);
                         out.push((
                             ticket,
@@ -250,10 +306,16 @@ impl Writer {
                         ));
                     }
                     Err(e) => {
+                        self.failed_any = true;
                         self.shared.forget_front(log);
                         out.push((ticket, Err(format!("redis: unexpected append answer: {e}"))));
                     }
                 },
+                Op::Reserve { log, upto, ticket } => {
+                    let mine = self.reserved.entry(log).or_default();
+                    *mine = (*mine).max(upto);
+                    out.push((ticket, Ok(())));
+                }
                 Op::SetCursor(uid, c) => {
                     if cursors.get(&uid) == Some(&c) {
                         cursors.remove(&uid);
@@ -271,7 +333,12 @@ impl Writer {
         for op in ops {
             match op {
                 Op::Append { log, ticket, .. } => {
+                    self.failed_any = true;
                     self.shared.forget_front(log);
+                    out.push((ticket, Err(why.to_owned())));
+                }
+                Op::Reserve { ticket, .. } => {
+                    self.failed_any = true;
                     out.push((ticket, Err(why.to_owned())));
                 }
                 dir if self.retry.len() < MAX_RETRY => self.retry.push(dir),
