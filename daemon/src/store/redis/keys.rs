@@ -94,30 +94,36 @@ pub const NEXT_GID: &str = "im:{ids}:gid";
 /// Digits of the timestamp that prefixes each list entry.
 pub const TS_DIGITS: usize = 13;
 
+/// Digits of the seq that follows the timestamp in each list entry.
+pub const SEQ_DIGITS: usize = 20;
+
 /// A list entry: the store time in Unix ms as [`TS_DIGITS`] decimal digits
-/// (so the append script can read a message's age without a decoder), then
-/// the frame as delivered live.
-pub fn entry(ts_ms: i64, frame: &[u8]) -> Vec<u8> {
-    let mut e = format!("{:0width$}", ts_ms.max(0), width = TS_DIGITS).into_bytes();
+/// (so the append script can read a message's age without a decoder), the
+/// seq as [`SEQ_DIGITS`] digits (seqs skip where a crash left a gap, so a
+/// list position alone does not give it), then the frame as delivered live.
+pub fn entry(ts_ms: i64, seq: u64, frame: &[u8]) -> Vec<u8> {
+    let mut e = format!(
+        "{:0tw$}{:0sw$}",
+        ts_ms.max(0),
+        seq,
+        tw = TS_DIGITS,
+        sw = SEQ_DIGITS
+    )
+    .into_bytes();
     e.extend_from_slice(frame);
     e
 }
 
-/// A placeholder entry for a seq that was reserved but never stored (a
-/// crash or a failover skipped it): a timestamp and no frame, so list
-/// positions keep matching seqs. Readers skip it.
-pub fn hole(ts_ms: i64) -> Vec<u8> {
-    entry(ts_ms, b"")
-}
-
-/// Splits an entry into its timestamp and frame; None for a malformed entry.
-pub fn split_entry(e: &[u8]) -> Option<(i64, &[u8])> {
-    if e.len() < TS_DIGITS {
+/// Splits an entry into its timestamp, seq and frame; None for a malformed entry.
+pub fn split_entry(e: &[u8]) -> Option<(i64, u64, &[u8])> {
+    if e.len() < TS_DIGITS + SEQ_DIGITS {
         return None;
     }
-    let (ts, frame) = e.split_at(TS_DIGITS);
+    let (ts, rest) = e.split_at(TS_DIGITS);
+    let (seq, frame) = rest.split_at(SEQ_DIGITS);
     let ts = std::str::from_utf8(ts).ok()?.parse().ok()?;
-    Some((ts, frame))
+    let seq = std::str::from_utf8(seq).ok()?.parse().ok()?;
+    Some((ts, seq, frame))
 }
 
 /// The hash slot of `key` as Redis Cluster computes it (tests check that
@@ -191,10 +197,10 @@ mod tests {
 
     #[test]
     fn entries_round_trip() {
-        let e = entry(1_700_000_000_123, b"\x00{\"a\":1}\xff");
+        let e = entry(1_700_000_000_123, 42, b"\x00{\"a\":1}\xff");
         assert_eq!(
             split_entry(&e),
-            Some((1_700_000_000_123, &b"\x00{\"a\":1}\xff"[..]))
+            Some((1_700_000_000_123, 42, &b"\x00{\"a\":1}\xff"[..]))
         );
         assert_eq!(split_entry(b"12"), None);
         assert_eq!(split_entry(b"12345678901x3abc"), None);

@@ -365,7 +365,7 @@ impl Store for RedisStore {
         self.queue(Op::Append {
             log,
             seq,
-            entry: keys::entry((self.shared.clock)(), &frame),
+            entry: keys::entry((self.shared.clock)(), seq, &frame),
             ticket,
         })?;
         shard.insert(log, seq);
@@ -383,11 +383,11 @@ impl Store for RedisStore {
     fn read(&self, log: LogKey, after: u64, limit: usize) -> Result<Vec<Stored>, StoreError> {
         // One reply must stay a sane size whatever the caller asks.
         let limit = limit.min(100_000);
-        let (list, last) = (keys::log(log), keys::last(log));
-        let (first, entries): (u64, Vec<Vec<u8>>) = self.pool().with(|c| {
+        let list = keys::log(log);
+        let entries: Vec<Vec<u8>> = self.pool().with(|c| {
             c.script(
                 &scripts::READ,
-                &[&list, &last],
+                &[&list],
                 &[after.to_string().as_bytes(), limit.to_string().as_bytes()],
             )
         })?;
@@ -396,18 +396,17 @@ impl Store for RedisStore {
             age => (self.shared.clock)() - age,
         };
         let mut out = Vec::with_capacity(entries.len());
-        for (i, e) in entries.iter().enumerate() {
-            let (ts, frame) = keys::split_entry(e).ok_or_else(|| {
+        for e in &entries {
+            let (ts, seq, frame) = keys::split_entry(e).ok_or_else(|| {
                 StoreError::Unavailable(format!("{log:?}: malformed entry in redis"))
             })?;
             // Expired entries the script has not popped yet: only a prefix
-            // of the log may be dropped, or the seqs would have a hole.
-            // Hole entries stand for seqs skipped after a crash.
-            if (ts < cutoff && out.is_empty()) || frame.is_empty() {
+            // of the log may be dropped.
+            if ts < cutoff && out.is_empty() {
                 continue;
             }
             out.push(Stored {
-                seq: first + i as u64,
+                seq,
                 frame: Bytes::copy_from_slice(frame),
             });
         }

@@ -10,34 +10,48 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+/// Finds, by binary search over the entries' seqs (see
+/// [`super::keys::entry`]), the index of the first entry of the list
+/// `KEYS[1]` with a seq at least `target`; `len` when there is none.
+const FIRST_AT_LEAST: &str = r#"
+local function first_at_least(len, target)
+  local lo, hi = 0, len
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local e = redis.call('LINDEX', KEYS[1], mid)
+    if tonumber(string.sub(e, 14, 33)) < target then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+"#;
+
 /// Appends one message if its seq follows the stored last seq, trims the
 /// log by count and age, and moves the counter, in one step.
 ///
-/// A seq right above the log's reservation is also accepted when the
-/// reservation is above the last stored seq: the seqs between may have been
-/// shown live by a node that crashed (or lost its commit), so numbering
-/// resumes above them and each becomes a hole entry ([`super::keys::hole`]).
+/// A seq above the last stored one is also accepted when it is at most one
+/// above the log's reservation: the seqs skipped may have been shown live
+/// by a node that crashed (or lost a commit), so numbering resumes above
+/// them, never back over them. (A node resumes at one above the reservation
+/// it read; its own next reservation may already sit in the same pipeline,
+/// hence "at most".)
 ///
 /// KEYS: list, counter, reservation. ARGV: seq, entry, retain (count), max
-/// age in ms (0: none), now in ms, hole entry. Answers `{1, last}` when
-/// stored (or when this exact entry is already stored at that seq: a
-/// retried pipeline is harmless), `{0, last}` when the seq is a gap or a reuse.
+/// age in ms (0: none), now in ms. Answers `{1, last}` when stored (or when
+/// this exact entry is already stored at that seq: a retried pipeline is
+/// harmless), `{0, last}` when the seq is a gap or a reuse.
 pub static APPEND: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{FIRST_AT_LEAST}{}",
         r#"
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 local seq = tonumber(ARGV[1])
 local reserved = tonumber(redis.call('GET', KEYS[3]) or '0')
-if seq == reserved + 1 and reserved > last then
-  for _ = last + 1, reserved do
-    redis.call('RPUSH', KEYS[1], ARGV[6])
-  end
-  last = reserved
-end
-if seq ~= last + 1 then
+local resumes = seq > last + 1 and seq <= reserved + 1
+if seq ~= last + 1 and not resumes then
   if seq <= last then
-    local idx = redis.call('LLEN', KEYS[1]) - 1 - (last - seq)
-    if idx >= 0 and redis.call('LINDEX', KEYS[1], idx) == ARGV[2] then
+    local len = redis.call('LLEN', KEYS[1])
+    local at = first_at_least(len, seq)
+    if at < len and redis.call('LINDEX', KEYS[1], at) == ARGV[2] then
       return {1, last}
     end
   end
@@ -61,8 +75,8 @@ if age > 0 then
   redis.call('PEXPIRE', KEYS[1], age)
 end
 return {1, seq}
-"#,
-    )
+"#
+    ))
 });
 
 /// Raises a log's reservation to `upto` (never lowers it).
@@ -97,21 +111,20 @@ return 0
 
 /// Reads up to `limit` entries after a seq.
 ///
-/// KEYS: list, counter. ARGV: after, limit. Answers `{first, entries}`:
-/// the seq of the first entry returned, and the entries in order.
+/// KEYS: list. ARGV: after, limit. Answers the entries in order (each
+/// carries its seq).
 pub static READ: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
+        "{FIRST_AT_LEAST}{}",
         r#"
-local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 local len = redis.call('LLEN', KEYS[1])
-local first = last - len + 1
-local from = math.max(tonumber(ARGV[1]) + 1, first)
 local limit = tonumber(ARGV[2])
-if from > last or limit < 1 then return {from, {}} end
-local at = from - first
-return {from, redis.call('LRANGE', KEYS[1], at, at + limit - 1)}
-"#,
-    )
+if len == 0 or limit < 1 then return {} end
+local at = first_at_least(len, tonumber(ARGV[1]) + 1)
+if at >= len then return {} end
+return redis.call('LRANGE', KEYS[1], at, at + limit - 1)
+"#
+    ))
 });
 
 /// Claims a user hash for a new account if no user has that uid yet.

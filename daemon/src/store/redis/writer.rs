@@ -259,8 +259,7 @@ impl Writer {
                     .arg(&entry[..])
                     .arg(self.shared.retain)
                     .arg(self.shared.max_age_ms)
-                    .arg(now)
-                    .arg(keys::hole(now));
+                    .arg(now);
                 c
             }
             Op::Reserve { log, upto, .. } => {
