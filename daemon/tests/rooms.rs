@@ -71,9 +71,17 @@ async fn non_members_unknown_groups_and_leavers() {
     let d = start(&["--threads", "2"]);
     let mut a = d.connect(1).await;
     let mut b = d.connect(2).await;
-    let g = api(&d, 1, "/contact/createcommunity", "name=club")["id"]
-        .as_i64()
-        .unwrap();
+    let created = api(
+        &d,
+        1,
+        "/contact/createcommunity",
+        "name=club&icon=%2Fimg%2Fclub.png&memo=Tuesdays+%26+Fridays",
+    );
+    let g = created["id"].as_i64().unwrap();
+    assert_eq!(
+        (created["icon"].as_str(), created["memo"].as_str()),
+        (Some("/img/club.png"), Some("Tuesdays & Fridays"))
+    );
     b.send(format!(
         r#"{{"id":1,"cmd":11,"dstid":{g},"content":"let me in"}}"#
     ))
@@ -87,6 +95,8 @@ async fn non_members_unknown_groups_and_leavers() {
     let groups = api(&d, 2, "/contact/loadcommunity", "");
     assert_eq!(groups[0]["id"], g);
     assert_eq!(groups[0]["name"], "club");
+    assert_eq!(groups[0]["icon"], "/img/club.png", "kept with the group");
+    assert_eq!(groups[0]["memo"], "Tuesdays & Fridays");
     a.send(format!(r#"{{"cmd":11,"dstid":{g},"content":"welcome"}}"#))
         .await;
     assert_eq!(b.recv().await["content"], "welcome");

@@ -137,9 +137,15 @@ fn users(s: &dyn Store) {
 }
 
 fn groups(s: &dyn Store) {
-    let g = s.create_group(5, "room").unwrap();
+    let g = s
+        .create_group(5, "room", "https://example.org/r.png", "our room")
+        .unwrap();
     assert!(g.id > 0);
     assert_eq!((g.name.as_str(), g.owner), ("room", 5));
+    assert_eq!(
+        (g.icon.as_str(), g.memo.as_str()),
+        ("https://example.org/r.png", "our room")
+    );
     assert!(s.group_exists(g.id).unwrap());
     assert!(s.is_member(g.id, 5).unwrap());
     s.join_group(g.id, 6).unwrap();
@@ -155,7 +161,7 @@ fn groups(s: &dyn Store) {
         s.join_group(9999, 1),
         Err(StoreError::NoSuchGroup(9999))
     ));
-    let h = s.create_group(6, "other").unwrap();
+    let h = s.create_group(6, "other", "", "").unwrap();
     assert_ne!(g.id, h.id);
 }
 

@@ -234,7 +234,13 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn create_group(&self, owner: i64, name: &str) -> Result<Group, StoreError> {
+    fn create_group(
+        &self,
+        owner: i64,
+        name: &str,
+        icon: &str,
+        memo: &str,
+    ) -> Result<Group, StoreError> {
         let mut d = lock(&self.dir);
         let id = d.next_gid;
         d.next_gid += 1;
@@ -242,6 +248,8 @@ impl Store for MemoryStore {
             id,
             name: name.to_owned(),
             owner,
+            icon: icon.to_owned(),
+            memo: memo.to_owned(),
         };
         d.groups.insert(id, (g.clone(), BTreeSet::from([owner])));
         d.memberships.entry(owner).or_default().insert(id);

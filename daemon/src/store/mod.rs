@@ -63,6 +63,10 @@ pub struct Group {
     pub name: String,
     /// The user who created it.
     pub owner: i64,
+    /// Picture URL given at creation (may be empty).
+    pub icon: String,
+    /// Description given at creation (may be empty).
+    pub memo: String,
 }
 
 /// A registered account.
@@ -168,7 +172,13 @@ pub trait Store: Send + Sync + 'static {
     /// Records where `uid`'s delivery stands as its last connection closes.
     fn set_cursor(&self, uid: i64, cursor: &Cursor) -> Result<(), StoreError>;
     /// Creates a group owned (and joined) by `owner`.
-    fn create_group(&self, owner: i64, name: &str) -> Result<Group, StoreError>;
+    fn create_group(
+        &self,
+        owner: i64,
+        name: &str,
+        icon: &str,
+        memo: &str,
+    ) -> Result<Group, StoreError>;
     /// Adds `uid` to group `gid` (no-op if already a member).
     fn join_group(&self, gid: i64, uid: i64) -> Result<(), StoreError>;
     /// Removes `uid` from group `gid` (no-op if not a member).

@@ -15,7 +15,7 @@ use crate::store::Group;
 /// Longest group name accepted, in bytes.
 pub const MAX_NAME: usize = 64;
 
-/// `{id, name, ownerid}`, plus `members` when the count is known.
+/// `{id, name, ownerid, icon, memo}`, plus `members` when the count is known.
 fn group_json(out: &mut Vec<u8>, g: &Group, members: Option<u64>) {
     out.put_slice(br#"{"id":"#);
     put_int(out, g.id);
@@ -23,6 +23,10 @@ fn group_json(out: &mut Vec<u8>, g: &Group, members: Option<u64>) {
     put_str(out, &g.name);
     out.put_slice(br#","ownerid":"#);
     put_int(out, g.owner);
+    out.put_slice(br#","icon":"#);
+    put_str(out, &g.icon);
+    out.put_slice(br#","memo":"#);
+    put_str(out, &g.memo);
     if let Some(n) = members {
         out.put_slice(br#","members":"#);
         put_int(out, n);
@@ -46,13 +50,13 @@ async fn reindex(core: &Core, uid: i64, gid: i64, joined: bool) {
     let _ = wait.recv_async().await;
 }
 
-/// Creates a group owned and joined by `uid`. `icon` and `memo` are checked
-/// (at most 1,024 bytes each) but not kept yet.
+/// Creates a group owned and joined by `uid`, with its optional `icon`
+/// (a picture URL or path) and `memo` (at most 1,024 bytes each).
 pub async fn create(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failure> {
     let name = text_field(f, "name", MAX_NAME)?
         .ok_or((400, format!("name must be 1 to {MAX_NAME} bytes")))?;
-    text_field(f, "icon", 1024)?;
-    text_field(f, "memo", 1024)?;
+    let icon = text_field(f, "icon", 1024)?.unwrap_or_default().to_owned();
+    let memo = text_field(f, "memo", 1024)?.unwrap_or_default().to_owned();
     let (store, name) = (core.shared.store.clone(), name.to_owned());
     let g = core
         .shared
@@ -60,7 +64,7 @@ pub async fn create(core: &Core, uid: i64, f: &Fields) -> Result<Vec<u8>, Failur
         .run(move || {
             store
                 .ensure_user(uid)
-                .and_then(|()| store.create_group(uid, &name))
+                .and_then(|()| store.create_group(uid, &name, &icon, &memo))
         })
         .await?
         .map_err(store_failure)?;

@@ -162,7 +162,13 @@ pub fn friends(pool: &Pool, uid: i64) -> Result<Vec<(i64, String)>, StoreError> 
 }
 
 /// Creates a group owned and joined by `owner`.
-pub fn create_group(pool: &Pool, owner: i64, name: &str) -> Result<Group, StoreError> {
+pub fn create_group(
+    pool: &Pool,
+    owner: i64,
+    name: &str,
+    icon: &str,
+    memo: &str,
+) -> Result<Group, StoreError> {
     let id: i64 = pool.with(|c| c.query(redis::cmd("INCR").arg(keys::NEXT_GID)))?;
     let cmds = [
         redis::cmd("SADD").arg(keys::members(id)).arg(owner).clone(),
@@ -177,6 +183,10 @@ pub fn create_group(pool: &Pool, owner: i64, name: &str) -> Result<Group, StoreE
             .arg(name)
             .arg("owner")
             .arg(owner)
+            .arg("icon")
+            .arg(icon)
+            .arg("memo")
+            .arg(memo)
             .clone(),
     ];
     pool.with(|c| c.pipeline(&cmds))?;
@@ -184,6 +194,8 @@ pub fn create_group(pool: &Pool, owner: i64, name: &str) -> Result<Group, StoreE
         id,
         name: name.to_owned(),
         owner,
+        icon: icon.to_owned(),
+        memo: memo.to_owned(),
     })
 }
 
@@ -232,16 +244,24 @@ pub fn user_groups(pool: &Pool, uid: i64) -> Result<Vec<Group>, StoreError> {
                 .arg(keys::group(*g))
                 .arg("name")
                 .arg("owner")
+                .arg("icon")
+                .arg("memo")
                 .clone()
         })
         .collect();
     let rows = pool.with(|c| c.pipeline(&cmds))?;
     let mut out = Vec::new();
     for (id, row) in ids.into_iter().zip(rows) {
-        if let Ok((Some(name), Some(owner))) =
-            redis::from_owned_redis_value::<(Option<String>, Option<i64>)>(row)
+        type Row = (Option<String>, Option<i64>, Option<String>, Option<String>);
+        if let Ok((Some(name), Some(owner), icon, memo)) = redis::from_owned_redis_value::<Row>(row)
         {
-            out.push(Group { id, name, owner });
+            out.push(Group {
+                id,
+                name,
+                owner,
+                icon: icon.unwrap_or_default(),
+                memo: memo.unwrap_or_default(),
+            });
         }
     }
     Ok(out)

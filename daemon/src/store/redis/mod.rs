@@ -468,8 +468,14 @@ impl Store for RedisStore {
         Ok(())
     }
 
-    fn create_group(&self, owner: i64, name: &str) -> Result<Group, StoreError> {
-        let g = directory::create_group(self.pool(), owner, name)?;
+    fn create_group(
+        &self,
+        owner: i64,
+        name: &str,
+        icon: &str,
+        memo: &str,
+    ) -> Result<Group, StoreError> {
+        let g = directory::create_group(self.pool(), owner, name, icon, memo)?;
         lock(&self.shared.groups).insert(g.id);
         Ok(g)
     }

@@ -553,13 +553,19 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn create_group(&self, owner: i64, name: &str) -> Result<Group, StoreError> {
+    fn create_group(
+        &self,
+        owner: i64,
+        name: &str,
+        icon: &str,
+        memo: &str,
+    ) -> Result<Group, StoreError> {
         self.members.write(
             || {
                 self.write(|tx| {
                     tx.execute(
-                        "INSERT INTO groups (name, owner) VALUES (?1, ?2)",
-                        params![name, owner],
+                        "INSERT INTO groups (name, owner, icon, memo) VALUES (?1, ?2, ?3, ?4)",
+                        params![name, owner, icon, memo],
                     )
                     .map_err(unavailable)?;
                     let id = tx.last_insert_rowid();
@@ -572,6 +578,8 @@ impl Store for SqliteStore {
                         id,
                         name: name.to_owned(),
                         owner,
+                        icon: icon.to_owned(),
+                        memo: memo.to_owned(),
                     })
                 })
             },
@@ -604,7 +612,7 @@ impl Store for SqliteStore {
         self.pool.with(|c| {
             let mut st = c
                 .prepare_cached(
-                    "SELECT g.gid, g.name, g.owner FROM members m JOIN groups g ON g.gid = m.gid
+                    "SELECT g.gid, g.name, g.owner, g.icon, g.memo FROM members m JOIN groups g ON g.gid = m.gid
                      WHERE m.uid = ?1 ORDER BY g.gid",
                 )
                 .map_err(unavailable)?;
@@ -614,6 +622,8 @@ impl Store for SqliteStore {
                         id: r.get(0)?,
                         name: r.get(1)?,
                         owner: r.get(2)?,
+                        icon: r.get(3)?,
+                        memo: r.get(4)?,
                     })
                 })
                 .map_err(unavailable)?;

@@ -41,6 +41,9 @@ const MIGRATIONS: &[&str] = &[
     // 2: durable seq reservations: seqs a core may deliver live before they
     // are stored; numbering resumes above them after a crash.
     "ALTER TABLE logs ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0;",
+    // 3: a group's picture and description, as createcommunity takes them.
+    "ALTER TABLE groups ADD COLUMN icon TEXT NOT NULL DEFAULT '';
+     ALTER TABLE groups ADD COLUMN memo TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The schema version this binary writes and understands.

@@ -424,7 +424,7 @@ fn the_directory_survives_reopen() {
         let a = s.register("100", "$argon2id$x", "ann").unwrap();
         let b = s.register("200", "$argon2id$y", "bo").unwrap();
         s.add_friend(a.uid, b.uid).unwrap();
-        let g = s.create_group(a.uid, "room").unwrap();
+        let g = s.create_group(a.uid, "room", "", "").unwrap();
         s.join_group(g.id, b.uid).unwrap();
         (a, b, g)
     };
@@ -434,7 +434,7 @@ fn the_directory_survives_reopen() {
     assert_eq!(s.friends(a.uid).unwrap(), vec![(b.uid, "bo".to_owned())]);
     assert_eq!(s.user_groups(b.uid).unwrap(), vec![g.clone()]);
     assert!(s.is_member(g.id, a.uid).unwrap());
-    assert_eq!(s.create_group(b.uid, "next").unwrap().id, 2);
+    assert_eq!(s.create_group(b.uid, "next", "", "").unwrap().id, 2);
 }
 
 /// Acked appends per second with a bounded number in flight (like many
@@ -488,7 +488,7 @@ fn throughput() {
 fn directory_read_speed() {
     let dir = TempDir::new("readspeed");
     let s = SqliteStore::open(&dir.db(), options(10)).unwrap();
-    let g = s.create_group(1, "room").unwrap();
+    let g = s.create_group(1, "room", "", "").unwrap();
     for u in 2..200 {
         s.join_group(g.id, u).unwrap();
     }
