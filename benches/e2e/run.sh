@@ -135,10 +135,18 @@ start_server() { # system fanout -> sets SERVER_PID; server output in $ROWS/serv
   return 1
 }
 
+# A server's io_uring can hold its listening socket a moment after the
+# process is gone, and a new SO_REUSEPORT listener would share the port
+# with it: wait until the port refuses connections.
 stop_server() {
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "port $PORT still answers 10 s after the server stopped" >&2
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo null; }

@@ -2,8 +2,10 @@
 //! frames. One monoio runtime per core (pinned, like imedge's), SO_REUSEPORT
 //! listeners; each upgrade gets a 101 at once, its socket moves to the core
 //! that owns the user's pair or group, and every data frame the user sends
-//! is written, bytes unchanged, to its partner or its group's other members
-//! (`--fanout`). No masking, validation, JSON or storage.
+//! is queued, bytes unchanged, for its partner or its group's other members
+//! (`--fanout`); once the ready reads are done, every recipient gets its
+//! queue in one `send` (imedge batches its writes the same way). No masking, validation, JSON or
+//! storage.
 //!
 //!     ceiling --listen 127.0.0.1:8080 --fanout pairs|groups:100 [--cores N]
 //!
@@ -16,13 +18,16 @@ use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, IntoRawFd, RawFd};
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser;
 use imedge::server::sys;
 use imedge::ws::handshake::accept_key;
 use imedge_benches::ceiling::{frame_at, head_len, parse_upgrade, Fanout, Upgrade, OP_CLOSE};
-use monoio::net::{ListenerOpts, TcpListener, TcpStream};
+use monoio::net::{TcpListener, TcpStream};
+use socket2::{Domain, Socket, Type};
 
 /// Bytes queued for one slow reader before it is dropped.
 const MAX_QUEUED: usize = 8 << 20;
@@ -56,6 +61,9 @@ struct Peer {
     stream: TcpStream,
     /// Bytes the socket did not take yet.
     out: RefCell<Vec<u8>>,
+    /// Listed in the core's `dirty` list.
+    dirty: Cell<bool>,
+    /// A flusher task waits for the socket to take more.
     flushing: Cell<bool>,
 }
 
@@ -65,6 +73,10 @@ struct Core {
     users: RefCell<HashMap<i64, Rc<Peer>>>,
     groups: RefCell<HashMap<i64, Vec<Rc<Peer>>>>,
     rbuf: RefCell<Box<[u8]>>,
+    /// Users with queued bytes, sent once the reads ready now are done.
+    dirty: RefCell<Vec<Rc<Peer>>>,
+    /// Wakes the sender task when the first user turns dirty.
+    sender: Cell<Option<Waker>>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,13 +84,32 @@ fn main() -> anyhow::Result<()> {
     sys::raise_nofile_limit()?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cores = args.cores.unwrap_or(cpus).max(1);
-    // Bind once here so a taken port fails loudly before any thread starts.
-    let probe = std::net::TcpListener::bind(args.listen)?;
-    let addr = probe.local_addr()?;
-    drop(probe);
+    let addr = args.listen;
+    anyhow::ensure!(
+        addr.port() != 0,
+        "--listen needs a port: every core binds the same one"
+    );
+    // SO_REUSEPORT would silently share the port with a server already on
+    // it: refuse one that still answers after 3 s (a server that just
+    // exited can answer a moment longer while io_uring releases its socket).
+    let answers =
+        || std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok();
+    for _ in 0..30 {
+        if !answers() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if answers() {
+        anyhow::bail!("{addr} is in use: another server answers there");
+    }
+    let listeners = (0..cores)
+        .map(|_| listener(addr))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .with_context(|| format!("listening on {addr}"))?;
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..cores).map(|_| flume::unbounded::<Handoff>()).unzip();
     let mut threads = Vec::new();
-    for (id, rx) in rxs.into_iter().enumerate() {
+    for (id, (rx, std)) in rxs.into_iter().zip(listeners).enumerate() {
         let txs = txs.clone();
         let fanout = args.fanout;
         threads.push(std::thread::spawn(move || {
@@ -87,7 +118,7 @@ fn main() -> anyhow::Result<()> {
                 .enable_timer()
                 .build()
                 .expect("ceiling runtime");
-            rt.block_on(run_core(id, addr, fanout, txs, rx));
+            rt.block_on(run_core(id, std, fanout, txs, rx));
         }));
     }
     eprintln!(
@@ -100,9 +131,20 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One core's SO_REUSEPORT listener (non-blocking, as the epoll driver needs).
+fn listener(addr: SocketAddr) -> anyhow::Result<std::net::TcpListener> {
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    s.set_reuse_address(true)?;
+    s.set_reuse_port(true)?;
+    s.set_nonblocking(true)?;
+    s.bind(&addr.into())?;
+    s.listen(4096)?;
+    Ok(s.into())
+}
+
 async fn run_core(
     id: usize,
-    addr: SocketAddr,
+    std: std::net::TcpListener,
     fanout: Fanout,
     txs: Vec<flume::Sender<Handoff>>,
     rx: flume::Receiver<Handoff>,
@@ -112,7 +154,10 @@ async fn run_core(
         users: RefCell::default(),
         groups: RefCell::default(),
         rbuf: RefCell::new(vec![0; 64 * 1024].into_boxed_slice()),
+        dirty: RefCell::default(),
+        sender: Cell::new(None),
     });
+    monoio::spawn(send_loop(core.clone()));
     let c = core.clone();
     monoio::spawn(async move {
         while let Ok(h) = rx.recv_async().await {
@@ -125,8 +170,7 @@ async fn run_core(
             }
         }
     });
-    let opts = ListenerOpts::new().reuse_port(true).backlog(4096);
-    let listener = TcpListener::bind_with_config(addr, &opts).expect("ceiling listener");
+    let listener = TcpListener::from_std(std).expect("ceiling listener");
     let txs = Rc::new(txs);
     loop {
         match listener.accept().await {
@@ -189,26 +233,27 @@ async fn upgrade(core: Rc<Core>, id: usize, txs: Rc<Vec<flume::Sender<Handoff>>>
 /// Registers the user, answers 101 and forwards its frames until it goes.
 async fn serve(core: Rc<Core>, stream: TcpStream, up: Upgrade, mut partial: Vec<u8>) {
     let fd = stream.as_raw_fd();
+    // Answered and dropped before the first wait: an idle connection keeps
+    // only its small state.
+    let answer = answer(up);
     let peer = Rc::new(Peer {
-        uid: up.uid,
+        uid: answer.0,
         stream,
         out: RefCell::default(),
+        dirty: Cell::new(false),
         flushing: Cell::new(false),
     });
-    core.users.borrow_mut().insert(up.uid, peer.clone());
+    core.users.borrow_mut().insert(peer.uid, peer.clone());
     if let Fanout::Groups(_) = core.fanout {
-        let gid = core.fanout.unit(up.uid);
+        let gid = core.fanout.unit(peer.uid);
         core.groups
             .borrow_mut()
             .entry(gid)
             .or_default()
             .push(peer.clone());
     }
-    let answer = format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-        accept_key(up.key.as_bytes())
-    );
-    write(&peer, answer.as_bytes());
+    queue(&core, &peer, answer.1.as_bytes());
+    drop(answer);
     let mut open = forward(&core, &peer, &mut partial);
     while open {
         if peer.stream.readable(false).await.is_err() {
@@ -230,11 +275,21 @@ async fn serve(core: Rc<Core>, stream: TcpStream, up: Upgrade, mut partial: Vec<
             partial.extend_from_slice(&rbuf[..n]);
             open = forward(&core, &peer, &mut partial);
         }
+        drop(rbuf);
         if partial.is_empty() && partial.capacity() > 4096 {
             partial = Vec::new();
         }
     }
     leave(&core, &peer);
+}
+
+/// The user and the 101 answer to its upgrade.
+fn answer(up: Upgrade) -> (i64, String) {
+    let text = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        accept_key(up.key.as_bytes())
+    );
+    (up.uid, text)
 }
 
 /// Forwards the whole frames of `partial` and keeps the rest; false once
@@ -264,13 +319,13 @@ fn forward_frames(core: &Core, from: &Peer, buf: &[u8]) -> Option<usize> {
         match core.fanout {
             Fanout::Pairs => {
                 if let Some(to) = core.users.borrow().get(&(from.uid ^ 1)) {
-                    write(to, frame);
+                    queue(core, to, frame);
                 }
             }
             Fanout::Groups(_) => {
                 if let Some(members) = core.groups.borrow().get(&core.fanout.unit(from.uid)) {
                     for to in members.iter().filter(|m| m.uid != from.uid) {
-                        write(to, frame);
+                        queue(core, to, frame);
                     }
                 }
             }
@@ -280,25 +335,67 @@ fn forward_frames(core: &Core, from: &Peer, buf: &[u8]) -> Option<usize> {
     Some(off)
 }
 
-/// Sends `data` to `to` now, or queues what the socket did not take.
-fn write(to: &Rc<Peer>, data: &[u8]) {
+/// Queues `data` for `to`, sent at the end of the current read; drops a
+/// reader whose queue passes `MAX_QUEUED`.
+fn queue(core: &Core, to: &Rc<Peer>, data: &[u8]) {
     let mut out = to.out.borrow_mut();
-    if !out.is_empty() {
-        if out.len() + data.len() > MAX_QUEUED {
-            sys::shutdown(to.stream.as_raw_fd());
-        } else {
-            out.extend_from_slice(data);
-        }
+    if out.len() + data.len() > MAX_QUEUED {
+        sys::shutdown(to.stream.as_raw_fd());
         return;
     }
-    let sent = match sys::send_slices(to.stream.as_raw_fd(), std::iter::once(data)) {
-        Ok(n) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-        Err(_) => return,
-    };
-    if sent < data.len() {
-        out.extend_from_slice(&data[sent..]);
-        if !to.flushing.replace(true) {
+    out.extend_from_slice(data);
+    if !to.dirty.replace(true) {
+        core.dirty.borrow_mut().push(to.clone());
+        if let Some(w) = core.sender.take() {
+            w.wake();
+        }
+    }
+}
+
+/// Sends the dirty users' queues after the reads that are ready have run
+/// (a woken task runs after those already queued), so that one `send`
+/// carries every frame a recipient got in this round, as imedge's flusher does.
+async fn send_loop(core: Rc<Core>) {
+    loop {
+        std::future::poll_fn(|cx| {
+            if core.dirty.borrow().is_empty() {
+                core.sender.set(Some(cx.waker().clone()));
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        send_queued(&core);
+    }
+}
+
+/// Sends every dirty user's queue with one `send` each; what a socket does
+/// not take waits for a flusher task.
+fn send_queued(core: &Core) {
+    let dirty = std::mem::take(&mut *core.dirty.borrow_mut());
+    for to in dirty {
+        to.dirty.set(false);
+        if to.flushing.get() {
+            continue;
+        }
+        let mut out = to.out.borrow_mut();
+        match sys::send_slices(to.stream.as_raw_fd(), std::iter::once(&out[..])) {
+            Ok(n) => {
+                out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                out.clear();
+                continue;
+            }
+        }
+        if out.is_empty() {
+            if out.capacity() > 64 * 1024 {
+                *out = Vec::new();
+            }
+        } else {
+            to.flushing.set(true);
             monoio::spawn(flush(to.clone()));
         }
     }
@@ -317,7 +414,10 @@ async fn flush(to: Rc<Peer>) {
                 out.drain(..n);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(_) => break,
+            Err(_) => {
+                out.clear();
+                break;
+            }
         }
         if out.is_empty() {
             *out = Vec::new();
