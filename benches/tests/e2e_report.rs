@@ -185,3 +185,39 @@ fn the_binary_collects_renders_and_picks_the_latency_rate() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown scenario \"nope\""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_real_loadgen_report_gives_its_figures() {
+    // Written by `imedge-loadgen chat --peer --ceiling --out` against the ceiling.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/loadgen-chat-report.json");
+    let text = std::fs::read_to_string(path).unwrap();
+    let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let meta = collect::Meta {
+        scenario: "chat-max".into(),
+        system: "ceiling".into(),
+        baseline_rss_kib: Some(1000),
+        failed: None,
+    };
+    let r = collect::row(&meta, Some(&text)).unwrap();
+    assert_eq!(r.failed, None);
+    assert_eq!(r.connected, raw["connect"]["connected"].as_u64().unwrap());
+    assert_eq!(
+        r.p99_us,
+        raw["latency_us"]["delivery"]["p99"].as_u64().unwrap()
+    );
+    let delivered = raw["messages"]["delivered"].as_f64().unwrap();
+    let cpu = raw["cpu"]["target_cpu_s"].as_f64().unwrap();
+    assert!(delivered > 0.0 && cpu > 0.0);
+    assert_eq!(r.deliveries_per_cpu_s, Some(delivered / cpu));
+    assert_eq!(
+        r.deliveries_per_s,
+        raw["messages"]["delivered_per_s"].as_f64().unwrap()
+    );
+    // Only the idle scenario turns RSS into a per-connection figure.
+    assert_eq!(r.rss_per_conn_b, None);
+    let broken = collect::row(&meta, Some("{\"connect\": 3}")).unwrap();
+    assert!(broken
+        .failed
+        .unwrap()
+        .starts_with("unreadable loadgen report"));
+}

@@ -91,6 +91,7 @@ pub fn draw(suite: &Suite, path: &Path) -> anyhow::Result<()> {
             .disable_x_mesh()
             .disable_x_axis()
             .y_desc(unit)
+            .y_label_formatter(&|v| format!("{v:.0}"))
             .draw()
             .map_err(|e| anyhow!("{e}"))?;
         chart
