@@ -59,9 +59,11 @@ impl Ceiling {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        // Owned at once, so a failed start is still killed and reaped on drop.
+        let ceiling = Ceiling { child, port };
         for _ in 0..100 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ceiling { child, port };
+                return ceiling;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
