@@ -81,17 +81,18 @@ build_peer() { # peer; fails with a message on stderr
       [ -d "$gocode/gorilla/websocket" ] || need+=(golang-github-gorilla-websocket-dev)
       [ -d "$gocode/fatih/set" ] || need+=(golang-github-fatih-set-dev)
       "$ROOT/.ci/need" "${need[@]}" || { echo "Go and its packages could not be installed (golang-go, golang-github-gorilla-websocket-dev, golang-github-fatih-set-dev)" >&2; return 1; }
-      mkdir -p "$WORK/seed-go"
-      (cd "$PEERS_DIR/seed-go" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
+      mkdir -p "$WORK/seed-go" &&
+        (cd "$PEERS_DIR/seed-go" && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= \
         GOCACHE="$WORK/seed-go/cache" go build -o "$WORK/seed-go/seed-go" .) ;;
     node-ws)
       "$ROOT/.ci/need" nodejs:node npm || { echo "node and npm could not be installed" >&2; return 1; }
       # The peers directory is read-only: install ws into a copy of ours.
-      mkdir -p "$WORK/node-ws"
-      cp "$PEERS_DIR/node-ws/package.json" "$PEERS_DIR/node-ws/package-lock.json" \
-        "$PEERS_DIR/node-ws/server.js" "$WORK/node-ws/"
-      [ -d "$WORK/node-ws/node_modules/ws" ] ||
-        (cd "$WORK/node-ws" && npm ci --no-audit --no-fund --silent) ;;
+      # (set -e does not apply inside a `||` test: each step is chained.)
+      mkdir -p "$WORK/node-ws" &&
+        cp "$PEERS_DIR/node-ws/package.json" "$PEERS_DIR/node-ws/package-lock.json" \
+          "$PEERS_DIR/node-ws/server.js" "$WORK/node-ws/" &&
+        { [ -d "$WORK/node-ws/node_modules/ws" ] ||
+          (cd "$WORK/node-ws" && npm ci --no-audit --no-fund --silent); } ;;
     tokio-tungstenite | fastwebsockets)
       CARGO_TARGET_DIR="$TARGET/peers" cargo build --release --locked -q \
         --manifest-path "$PEERS_DIR/Cargo.toml" -p "peer-$1" ;;
@@ -155,7 +156,7 @@ json_str() { # a JSON string of $1 (or null when empty)
   if [ -z "$1" ]; then echo null; return; fi
   local s=${1//\\/\\\\}
   s=${s//\"/\\\"}
-  printf '"%s"' "$(tr '\n\t' '  ' <<<"$s")"
+  printf '"%s"' "$(printf '%s' "$s" | tr '\n\t' '  ')"
 }
 
 N=0
