@@ -156,7 +156,8 @@ json_str() { # a JSON string of $1 (or null when empty)
   if [ -z "$1" ]; then echo null; return; fi
   local s=${1//\\/\\\\}
   s=${s//\"/\\\"}
-  printf '"%s"' "$(printf '%s' "$s" | tr '\n\t' '  ')"
+  # Newlines and tabs become blanks; other control bytes (invalid in JSON) go.
+  printf '"%s"' "$(printf '%s' "$s" | tr '\n\t' '  ' | tr -d '\000-\037')"
 }
 
 N=0
