@@ -73,6 +73,9 @@ pub struct Args {
     /// Drive a reference server of shared/peers: any token, group = uid / --group-size, no HTTP set-up, no acks, no seq
     #[arg(long)]
     pub peer: bool,
+    /// With --peer: the ceiling forwarder of benches/ (it passes frames through unchanged, so they are sent unmasked)
+    #[arg(long, requires = "peer")]
+    pub ceiling: bool,
     /// Simulated users (one connection each)
     #[arg(long, default_value_t = 1000)]
     pub users: usize,

@@ -91,6 +91,7 @@ pub fn context(args: &Args, plan: Plan, total_cores: usize, run_id: u32) -> anyh
         tokens,
         src_ips,
         peer: args.peer,
+        unmasked: args.ceiling,
         rate: if args.max { None } else { args.rate },
         inflight: args.inflight.max(1),
         message_bytes: args.message_bytes,

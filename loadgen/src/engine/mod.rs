@@ -42,6 +42,8 @@ pub struct Ctx {
     pub src_ips: Vec<Ipv4Addr>,
     /// Peer mode: no acks, no seq, `userid` in messages.
     pub peer: bool,
+    /// Client frames go unmasked (the ceiling forwarder hands them back as they are).
+    pub unmasked: bool,
     /// Total messages per second over all senders; `None`: max mode.
     pub rate: Option<f64>,
     /// Window per user in max mode.

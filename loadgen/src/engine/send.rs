@@ -1,7 +1,8 @@
 //! Sending: a message is written as JSON into the core's scratch buffer,
-//! framed (masked) into the core's frame buffer and handed to the socket
-//! with one non-blocking `send`. Only when the socket is full do the bytes
-//! go to the user's own queue, drained by a flusher task.
+//! framed (masked; unmasked for the ceiling) into the core's frame buffer
+//! and handed to the socket with one non-blocking `send`. Only when the
+//! socket is full do the bytes go to the user's own queue, drained by a
+//! flusher task.
 
 use std::io;
 use std::rc::Rc;
@@ -12,14 +13,21 @@ use crate::cli::{Pairs, Scenario};
 use crate::proto::{outbound, Dst, Stamp};
 use crate::stats::now_us;
 use crate::sys;
-use imedge::ws::encode::{client_close, client_frame, OpCode};
+use imedge::ws::encode::{client_close, client_frame, write_header, OpCode};
 
 /// Sends a text message `st.scratch` to user `i`. Returns false when the
 /// connection is gone.
 pub fn write_scratch(core: &Rc<Core>, st: &mut State, i: usize) -> bool {
-    let mask = (st.rand() as u32).to_ne_bytes();
     st.wbuf.clear();
-    client_frame(OpCode::Text, true, &st.scratch, mask, &mut st.wbuf);
+    if core.ctx.unmasked {
+        let mut header = [0u8; 10];
+        let n = write_header(OpCode::Text, st.scratch.len(), &mut header);
+        st.wbuf.extend_from_slice(&header[..n]);
+        st.wbuf.extend_from_slice(&st.scratch);
+    } else {
+        let mask = (st.rand() as u32).to_ne_bytes();
+        client_frame(OpCode::Text, true, &st.scratch, mask, &mut st.wbuf);
+    }
     let State { users, wbuf, .. } = st;
     write_bytes(core, &mut users[i], i, wbuf)
 }
