@@ -296,4 +296,14 @@ mod tests {
         assert!(t.contains("imedge_connections{core=\"1\"} 3"));
         assert_eq!(m.connections(), 3);
     }
+
+    #[test]
+    fn an_extra_section_follows_the_core_counters_once() {
+        let m = Metrics::new(1);
+        m.set_extra(Box::new(|out| out.push_str("imedge_cluster_node_id 7\n")));
+        m.set_extra(Box::new(|out| out.push_str("second\n")));
+        let t = m.render();
+        assert!(t.ends_with("imedge_cluster_node_id 7\n"), "{t}");
+        assert!(!t.contains("second"));
+    }
 }
