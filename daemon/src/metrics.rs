@@ -5,6 +5,10 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+/// A section rendered after the core counters (the cluster's).
+pub type Section = Box<dyn Fn(&mut String) + Send + Sync>;
 
 /// Commands counted in `imedge_messages_routed_total`.
 pub const CMDS: [u16; 4] = [0, 10, 11, 30];
@@ -103,6 +107,7 @@ pub struct Metrics {
     pub cores: Vec<CoreCounters>,
     /// Set when a drain has begun.
     pub draining: AtomicBool,
+    extra: OnceLock<Section>,
 }
 
 impl Metrics {
@@ -111,7 +116,13 @@ impl Metrics {
         Self {
             cores: (0..cores).map(|_| CoreCounters::default()).collect(),
             draining: AtomicBool::new(false),
+            extra: OnceLock::new(),
         }
+    }
+
+    /// Adds `section` to every render, once (a second call is ignored).
+    pub fn set_extra(&self, section: Section) {
+        let _ = self.extra.set(section);
     }
 
     /// Total open WebSocket connections over all cores.
@@ -237,6 +248,9 @@ impl Metrics {
             );
         }
         let _ = writeln!(out, "# HELP imedge_draining 1 while the node drains.\n# TYPE imedge_draining gauge\nimedge_draining {}", u8::from(self.draining.load(Relaxed)));
+        if let Some(section) = self.extra.get() {
+            section(&mut out);
+        }
         out
     }
 
@@ -281,5 +295,15 @@ mod tests {
         assert!(t.contains("imedge_closes_total{code=\"other\"} 1"));
         assert!(t.contains("imedge_connections{core=\"1\"} 3"));
         assert_eq!(m.connections(), 3);
+    }
+
+    #[test]
+    fn an_extra_section_follows_the_core_counters_once() {
+        let m = Metrics::new(1);
+        m.set_extra(Box::new(|out| out.push_str("imedge_cluster_node_id 7\n")));
+        m.set_extra(Box::new(|out| out.push_str("second\n")));
+        let t = m.render();
+        assert!(t.ends_with("imedge_cluster_node_id 7\n"), "{t}");
+        assert!(!t.contains("second"));
     }
 }

@@ -23,6 +23,14 @@ pub const DATAGRAM_BYTES: std::ops::RangeInclusive<usize> = 512..=65_507;
 pub const DEFAULT_FLUSH_DELAY_US: u64 = 200;
 /// Largest `flush_delay_us` (10 ms): a longer wait is latency users notice.
 pub const MAX_FLUSH_DELAY_US: u64 = 10_000;
+/// Default `heartbeat_ms`.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 500;
+/// Range of `heartbeat_ms`: 50 ms (20 datagrams a second per peer) to 60 s.
+pub const HEARTBEAT_MS: std::ops::RangeInclusive<u64> = 50..=60_000;
+/// Default `heartbeat_misses`.
+pub const DEFAULT_HEARTBEAT_MISSES: u32 = 3;
+/// Range of `heartbeat_misses`.
+pub const HEARTBEAT_MISSES: std::ops::RangeInclusive<u32> = 1..=100;
 /// Environment variable holding the cluster secret (as `--cluster-secret`).
 pub const CLUSTER_SECRET_ENV: &str = "IMEDGE_CLUSTER_SECRET";
 
@@ -70,6 +78,19 @@ pub struct ClusterConfig {
     /// receives and checks every datagram.
     pub broadcast: Option<SocketAddr>,
 
+    /// Interval between heartbeats to every peer, in milliseconds; 50 to
+    /// 60000. The heartbeat tick also NACKs again what is still missing.
+    /// Default 500. Cost: one 48-byte-plus datagram per peer per interval.
+    #[serde(default = "default_heartbeat_ms")]
+    pub heartbeat_ms: u64,
+
+    /// A peer from which nothing authentic arrived for this many heartbeat
+    /// intervals is down: the ring walks past it. 1 to 100.
+    /// Default 3 (down after 1.5 s of silence at the default interval).
+    /// Cost: a lower value reacts faster and flaps on a lossy network.
+    #[serde(default = "default_heartbeat_misses")]
+    pub heartbeat_misses: u32,
+
     /// Every node of the cluster, this one included, in nginx.conf order.
     pub nodes: Vec<NodeConfig>,
 }
@@ -94,6 +115,14 @@ fn default_datagram_bytes() -> usize {
 
 fn default_flush_delay_us() -> u64 {
     DEFAULT_FLUSH_DELAY_US
+}
+
+fn default_heartbeat_ms() -> u64 {
+    DEFAULT_HEARTBEAT_MS
+}
+
+fn default_heartbeat_misses() -> u32 {
+    DEFAULT_HEARTBEAT_MISSES
 }
 
 impl ClusterConfig {
@@ -177,6 +206,22 @@ impl ClusterConfig {
             return Err(invalid(format!(
                 "flush_delay_us must be at most {MAX_FLUSH_DELAY_US}, got {}",
                 self.flush_delay_us
+            )));
+        }
+        if !HEARTBEAT_MS.contains(&self.heartbeat_ms) {
+            return Err(invalid(format!(
+                "heartbeat_ms must be from {} to {}, got {}",
+                HEARTBEAT_MS.start(),
+                HEARTBEAT_MS.end(),
+                self.heartbeat_ms
+            )));
+        }
+        if !HEARTBEAT_MISSES.contains(&self.heartbeat_misses) {
+            return Err(invalid(format!(
+                "heartbeat_misses must be from {} to {}, got {}",
+                HEARTBEAT_MISSES.start(),
+                HEARTBEAT_MISSES.end(),
+                self.heartbeat_misses
             )));
         }
         if let Some(b) = self.broadcast {

@@ -47,6 +47,7 @@ fn a_cluster_section_parses_with_defaults() {
     let cl = c.cluster.as_ref().unwrap();
     assert_eq!(cl.datagram_bytes, 1400);
     assert_eq!(cl.flush_delay_us, 200);
+    assert_eq!((cl.heartbeat_ms, cl.heartbeat_misses), (500, 3));
     assert_eq!(cl.broadcast, None);
     assert_eq!(
         cl.this_node().unwrap().udp,
@@ -97,6 +98,12 @@ fn broken_clusters_are_refused_with_the_reason() {
         }),
         ("flush_delay_us must be at most", |c| {
             c.flush_delay_us = 10_001
+        }),
+        ("heartbeat_ms must be from 50 to 60000, got 10", |c| {
+            c.heartbeat_ms = 10
+        }),
+        ("heartbeat_misses must be from 1 to 100, got 0", |c| {
+            c.heartbeat_misses = 0
         }),
         ("must be an IPv4 broadcast address", |c| {
             c.broadcast = Some("[::1]:7000".parse().unwrap())

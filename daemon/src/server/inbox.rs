@@ -64,6 +64,13 @@ pub enum CoreMsg {
         /// The frame.
         frame: Bytes,
     },
+    /// A frame from another node for every connection of `uid` on this core.
+    PushUser {
+        /// The user.
+        uid: i64,
+        /// The frame, as the sending node stamped it.
+        frame: Bytes,
+    },
     /// A user of this core joined or left a group.
     Membership {
         /// The user.
@@ -130,6 +137,7 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
         } => dispatch::deliver_room(core, from, sender, &env, &payload),
         CoreMsg::Fanout { gid, frame, except } => core.fanout(gid, &frame, except),
         CoreMsg::Deliver { to, frame } => core.push(to, frame),
+        CoreMsg::PushUser { uid, frame } => core.push_user(uid, &frame),
         CoreMsg::Membership {
             uid,
             gid,

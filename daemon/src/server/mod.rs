@@ -3,6 +3,7 @@
 
 mod accept;
 mod api;
+pub mod cluster;
 mod conn;
 pub mod core;
 mod dispatch;
@@ -71,7 +72,18 @@ pub fn run(
     store.set_notify(Arc::new(move |core, done| {
         let _ = inboxes[core].send(CoreMsg::Durable(done));
     }));
-    let shared = Arc::new(Shared::new(config, secret, store, txs));
+    let cluster = cluster::start(&config)?;
+    let mut shared = Shared::new(config, secret, store, txs);
+    let mut cluster_task = None;
+    if let Some((handle, task)) = cluster {
+        let render = handle.clone();
+        shared
+            .metrics
+            .set_extra(Box::new(move |out| render.render(out)));
+        shared.cluster = Some(handle);
+        cluster_task = Some(task);
+    }
+    let shared = Arc::new(shared);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Listeners first, then runtimes, and accepting only once every core has
     // its runtime: an early core must not use up the descriptors a later
@@ -85,9 +97,11 @@ pub fn run(
             .with_context(|| format!("core {id}: cannot listen on {addr}"))?;
         let shared = shared.clone();
         let ready = ready_tx.clone();
+        // The cluster task runs on the first core (see `cluster`).
+        let cluster = if id == 0 { cluster_task.take() } else { None };
         std::thread::Builder::new()
             .name(format!("imedge-core-{id}"))
-            .spawn(move || core_thread(id, id % cpus, shared, listener, rx, ready, go))
+            .spawn(move || core_thread(id, id % cpus, shared, listener, rx, cluster, ready, go))
             .context("cannot start a core thread")?;
     }
     for _ in 0..threads {
@@ -147,12 +161,14 @@ fn build_runtime(id: usize) -> std::io::Result<Runtime> {
 }
 
 /// Builds the core's runtime, reports on `ready`, then serves until the process exits.
+#[allow(clippy::too_many_arguments)]
 fn core_thread(
     id: usize,
     cpu: usize,
     shared: Arc<Shared>,
     listener: std::net::TcpListener,
     rx: flume::Receiver<CoreMsg>,
+    cluster: Option<cluster::Task>,
     ready: std::sync::mpsc::Sender<std::io::Result<()>>,
     go: std::sync::mpsc::Receiver<()>,
 ) {
@@ -178,14 +194,19 @@ fn core_thread(
     if go.recv().is_err() {
         return;
     }
-    let main = core_main(core, listener, rx);
+    let main = core_main(core, listener, rx, cluster);
     match rt {
         Runtime::Uring(mut rt) => rt.block_on(main),
         Runtime::Epoll(mut rt) => rt.block_on(main),
     }
 }
 
-async fn core_main(core: Rc<Core>, listener: std::net::TcpListener, rx: flume::Receiver<CoreMsg>) {
+async fn core_main(
+    core: Rc<Core>,
+    listener: std::net::TcpListener,
+    rx: flume::Receiver<CoreMsg>,
+    cluster: Option<cluster::Task>,
+) {
     let listener = match monoio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -196,6 +217,9 @@ async fn core_main(core: Rc<Core>, listener: std::net::TcpListener, rx: flume::R
     monoio::spawn(write::flusher(core.clone()));
     monoio::spawn(sweeper::run(core.clone()));
     monoio::spawn(inbox::run(core.clone(), rx));
+    if let Some(task) = cluster {
+        monoio::spawn(cluster::run(core.clone(), task));
+    }
     accept::run(core, listener).await;
     // The listener is closed; connections drain while the process waits.
     std::future::pending::<()>().await

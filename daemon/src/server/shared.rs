@@ -33,6 +33,8 @@ pub struct Shared {
     pub limiter: Limiter,
     /// Open WebSocket connections plus upgrades in progress, over all cores.
     pub ws_conns: AtomicUsize,
+    /// The cluster handle (owner lookups, sends to peers); `None` for a single node.
+    pub cluster: Option<Arc<super::cluster::Cluster>>,
     epoch: Instant,
 }
 
@@ -53,6 +55,7 @@ impl Shared {
             offload: Offload::new(OFFLOAD_THREADS),
             limiter: Limiter::default(),
             ws_conns: AtomicUsize::new(0),
+            cluster: None,
             epoch: Instant::now(),
         }
     }

@@ -93,3 +93,109 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     }
     Ok(lim.rlim_cur)
 }
+
+/// Most datagrams one `sendmmsg` or `recvmmsg` call moves.
+pub const MMSG_BATCH: usize = 32;
+
+/// Sends up to [`MMSG_BATCH`] datagrams, each to its own address, with one
+/// `sendmmsg`; returns how many left (the first `n`). `WouldBlock` when the
+/// socket buffer is full; any other error belongs to the first datagram.
+pub fn send_datagrams(fd: RawFd, msgs: &[(&[u8], &socket2::SockAddr)]) -> io::Result<usize> {
+    let n = msgs.len().min(MMSG_BATCH);
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; MMSG_BATCH];
+    // SAFETY: a zeroed mmsghdr is a valid empty header (null pointers, zero lengths).
+    let mut hdrs: [libc::mmsghdr; MMSG_BATCH] = unsafe { std::mem::zeroed() };
+    for (i, (bytes, addr)) in msgs[..n].iter().enumerate() {
+        iov[i] = libc::iovec {
+            iov_base: bytes.as_ptr() as *mut _,
+            iov_len: bytes.len(),
+        };
+        let h = &mut hdrs[i].msg_hdr;
+        h.msg_name = addr.as_ptr() as *mut _;
+        h.msg_namelen = addr.len();
+        h.msg_iov = &mut iov[i];
+        h.msg_iovlen = 1;
+    }
+    // SAFETY: every header points at an iovec and an address that live on
+    // this frame or in `msgs` for the duration of the call; the kernel only
+    // reads them and writes `msg_len` into `hdrs`.
+    let r = unsafe {
+        libc::sendmmsg(
+            fd,
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// One datagram taken by [`recv_datagrams`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Bytes placed in its buffer.
+    pub len: usize,
+    /// It was longer than its buffer and was cut (`MSG_TRUNC`).
+    pub truncated: bool,
+}
+
+/// Receives up to `bufs.len()` (at most [`MMSG_BATCH`]) waiting datagrams
+/// with one `recvmmsg`, datagram `i` into `bufs[i]` and its size into
+/// `got[i]`; returns how many. `WouldBlock` when none is waiting.
+pub fn recv_datagrams(
+    fd: RawFd,
+    bufs: &mut [Box<[u8]>],
+    got: &mut [Received; MMSG_BATCH],
+) -> io::Result<usize> {
+    let n = bufs.len().min(MMSG_BATCH);
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut iov = [libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    }; MMSG_BATCH];
+    // SAFETY: a zeroed mmsghdr is a valid empty header (no address wanted).
+    let mut hdrs: [libc::mmsghdr; MMSG_BATCH] = unsafe { std::mem::zeroed() };
+    for (i, buf) in bufs[..n].iter_mut().enumerate() {
+        iov[i] = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: each iovec covers one distinct buffer borrowed mutably for the
+    // call; the kernel writes at most `iov_len` bytes into each and the
+    // lengths and flags into `hdrs`. A null timeout means no timer.
+    let r = unsafe {
+        libc::recvmmsg(
+            fd,
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let r = r as usize;
+    for (g, h) in got.iter_mut().zip(&hdrs[..r]) {
+        *g = Received {
+            len: h.msg_len as usize,
+            truncated: h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+        };
+    }
+    Ok(r)
+}

@@ -1,0 +1,83 @@
+//! Where received items go until the routing step takes over: frames to the
+//! local connections of their user or group, through the cores' inboxes.
+//!
+//! Presence and membership records are counted (in the engine) and logged
+//! here; the presence registry and the membership sync are the routing
+//! step's.
+
+use std::rc::Rc;
+
+use crate::cluster::wire::{DeliverItem, Membership, NodeId, Presence, Target};
+use crate::route::core_of;
+use crate::server::core::Core;
+use crate::server::inbox::CoreMsg;
+use crate::shard::ConnRef;
+
+use super::engine::Inbound;
+
+/// A connection reference no connection has: a fanout that excludes nobody.
+const NOBODY: ConnRef = ConnRef {
+    core: u16::MAX,
+    key: u32::MAX,
+    id: u32::MAX,
+};
+
+/// Hands received frames to the cores of the cluster task's runtime.
+pub struct ToCores {
+    core: Rc<Core>,
+}
+
+impl ToCores {
+    /// Routes through `core`'s batched sends to the other cores.
+    pub fn new(core: Rc<Core>) -> ToCores {
+        ToCores { core }
+    }
+}
+
+impl Inbound for ToCores {
+    fn deliver(&mut self, item: DeliverItem) {
+        let cores = self.core.shared.cores();
+        match item.target {
+            Target::User(uid) => self.core.send(
+                core_of(uid, cores),
+                CoreMsg::PushUser {
+                    uid,
+                    frame: item.frame,
+                },
+            ),
+            // A group's local members may be on any core.
+            Target::Group(gid) => {
+                for c in 0..cores {
+                    self.core.send(
+                        c,
+                        CoreMsg::Fanout {
+                            gid,
+                            frame: item.frame.clone(),
+                            except: NOBODY,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn presence(&mut self, from: NodeId, record: Presence) {
+        tracing::debug!(
+            from,
+            uid = record.uid,
+            node = record.node,
+            online = record.online,
+            "presence record (not routed yet)"
+        );
+    }
+
+    fn membership(&mut self, from: NodeId, record: Membership) {
+        tracing::debug!(
+            from,
+            uid = record.uid,
+            gid = record.gid,
+            joined = record.joined,
+            "membership record (not routed yet)"
+        );
+    }
+}
