@@ -1,17 +1,54 @@
 //! The built-in web client: its HTTP answers, and end-to-end scenarios in
-//! Debian's Chromium driven by playwright-core (`tests/web/e2e.mjs`) against
-//! the real binary.
+//! Debian's Chromium driven by playwright-core (`tests/web/e2e.mjs`) and in
+//! Debian's Firefox ESR driven over Marionette (`tests/web/firefox.py`),
+//! both against the real binary.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::start;
 
 /// The whole browser run, set-up included, must end within this.
 const BROWSER_RUN_LIMIT: Duration = Duration::from_secs(180);
+
+/// One browser run at a time: two browsers at once on a small CI machine
+/// would starve each other into timeouts.
+static ONE_BROWSER: Mutex<()> = Mutex::new(());
+
+/// Removes earlier runs' screenshots of one browser (Firefox's are named
+/// `firefox-*`), so they cannot pass for this run's, and keeps the other's.
+fn clear_screenshots(shots: &Path, firefox: bool) {
+    let Ok(dir) = std::fs::read_dir(shots) else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("firefox-") == firefox {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Waits for a browser driver script, killing it past [`BROWSER_RUN_LIMIT`].
+fn finish(mut child: Child, what: &str) {
+    let began = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for the browser script") {
+            break status;
+        }
+        if began.elapsed() > BROWSER_RUN_LIMIT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {BROWSER_RUN_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.success(), "{what} failed: {status}");
+}
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -175,10 +212,10 @@ fn chats_in_a_real_browser() {
         );
     }
     let shots = root.join("target/web-screenshots");
-    // Screenshots of an earlier run must not pass for this one's.
-    let _ = std::fs::remove_dir_all(&shots);
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    clear_screenshots(&shots, false);
     let d = start(&[]);
-    let mut node = Command::new("node")
+    let node = Command::new("node")
         .arg("e2e.mjs")
         .arg(format!("http://{}", d.addr))
         .arg(&shots)
@@ -186,21 +223,63 @@ fn chats_in_a_real_browser() {
         .stdin(Stdio::null())
         .spawn()
         .expect("start node");
-    let began = Instant::now();
-    let status = loop {
-        if let Some(status) = node.try_wait().expect("wait for node") {
-            break status;
-        }
-        if began.elapsed() > BROWSER_RUN_LIMIT {
-            let _ = node.kill();
-            let _ = node.wait();
-            panic!("the browser test did not finish within {BROWSER_RUN_LIMIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    assert!(status.success(), "e2e.mjs failed: {status}");
+    finish(node, "e2e.mjs");
     assert!(
         shots.join("conversation-phone.png").exists(),
         "screenshots saved"
     );
+}
+
+/// A Python venv under target/ with Mozilla's Marionette client, installed
+/// from PyPI when missing or when its pinned requirements changed.
+fn marionette_venv(root: &Path) -> PathBuf {
+    let venv = root.join("target/firefox-venv");
+    let wanted = web_tests_dir().join("requirements-firefox.txt");
+    let installed = venv.join("requirements-firefox.txt");
+    let python = venv.join("bin/python");
+    let current = std::fs::read(&wanted).expect("read requirements-firefox.txt");
+    if python.exists() && std::fs::read(&installed).ok().as_ref() == Some(&current) {
+        return python;
+    }
+    must(
+        Command::new("python3").arg("-m").arg("venv").arg(&venv),
+        "python3 -m venv target/firefox-venv",
+    );
+    must(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+            .arg(&wanted),
+        "pip install -r requirements-firefox.txt",
+    );
+    std::fs::write(&installed, current).expect("note the installed requirements");
+    python
+}
+
+#[test]
+fn chats_in_firefox() {
+    let root = repo_root();
+    must(
+        Command::new(root.join(".ci/need")).args(["firefox-esr", "python3"]),
+        ".ci/need firefox-esr python3",
+    );
+    let python = marionette_venv(&root);
+    let shots = root.join("target/web-screenshots");
+    let _one = ONE_BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    clear_screenshots(&shots, true);
+    let d = start(&[]);
+    let script = Command::new(python)
+        .arg("firefox.py")
+        .arg(format!("http://{}", d.addr))
+        .arg(&shots)
+        .current_dir(web_tests_dir())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start python");
+    finish(script, "firefox.py");
+    for name in ["login", "conversation-desktop", "conversation-phone"] {
+        assert!(
+            shots.join(format!("firefox-{name}.png")).exists(),
+            "firefox-{name}.png saved"
+        );
+    }
 }
