@@ -37,10 +37,19 @@ pub async fn serve(
 ) {
     let stream = Rc::new(stream);
     let fd = stream.as_raw_fd();
-    let groups = match core.shared.store.user_groups(uid) {
-        Ok(g) => g.into_iter().map(|g| g.id).collect(),
-        Err(e) => {
+    let store = core.shared.store.clone();
+    let groups = match core.shared.reads.run(move || store.user_groups(uid)).await {
+        Ok(Ok(g)) => g.into_iter().map(|g| g.id).collect(),
+        Ok(Err(e)) => {
             tracing::warn!(uid, error = %e, "loading groups failed; connection starts in none");
+            Vec::new()
+        }
+        Err((_, reason)) => {
+            tracing::warn!(
+                uid,
+                reason,
+                "loading groups refused; connection starts in none"
+            );
             Vec::new()
         }
     };
@@ -56,7 +65,7 @@ pub async fn serve(
         .insert(uid, stream.clone(), groups, bucket, now);
     core.push(r, hello);
     if first {
-        // A synchronous call: nothing of the push stays in this task's state.
+        // Its own task: frames for the connection wait behind it from now on.
         sync::offline_push(&core, r, uid);
     }
     core.counters().connections.fetch_add(1, Relaxed);
@@ -86,6 +95,7 @@ pub async fn serve(
     // Flush a close echo still queued before the entry (and its queue) goes.
     core.flush_key(r.key);
     let removed = core.shard.borrow_mut().remove(r);
+    core.end_replay(r);
     if let Some(c) = removed {
         if c.live.closing_since_ms.is_none() {
             core.counters().close(1006);

@@ -2,7 +2,7 @@
 //! list and its scratch buffers. Lives on its own thread; shared by `Rc`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -12,7 +12,10 @@ use bytes::Bytes;
 use monoio::net::TcpStream;
 use slab::Slab;
 
+use super::gate::{Inbound, Waiting, MAX_WAITING};
+use super::held::{Held, Tagged};
 use super::inbox::CoreMsg;
+use super::known::Known;
 use super::numbering::{Numbering, Show};
 use super::shared::{unix_ms, Shared};
 use super::{sys, write};
@@ -60,9 +63,11 @@ pub struct Core {
     /// The time of the current wake: (core clock ms, Unix ms). Read per
     /// message, refreshed once per batch, so the clock is not read per call.
     clock: Cell<(u64, i64)>,
-    /// Users known to the store, among those this core owns (users are never
-    /// deleted, so a positive answer can be kept).
-    known_users: RefCell<HashSet<i64>>,
+    /// Positive store answers (users, groups, memberships) this core keeps
+    /// so the common message path never asks the store.
+    pub known: RefCell<Known>,
+    /// Per log with a store read in progress, the messages waiting behind it.
+    gate: RefCell<HashMap<LogKey, Waiting>>,
     /// Messages for other cores, sent as one batch per core by the flusher.
     outbox: RefCell<Vec<Vec<CoreMsg>>>,
     /// Per connected user of this core: the inbox seq up to which every
@@ -71,6 +76,11 @@ pub struct Core {
     /// that missed the user (its commit still pending at connect) is pushed
     /// at the next connect rather than skipped.
     delivered: RefCell<HashMap<i64, u64>>,
+    /// Connections with a replay running, by slab key: what waits behind it.
+    replays: RefCell<HashMap<u32, Held>>,
+    /// Users whose cursor is being saved off the core: their next offline
+    /// push waits for it (the channel closes when the save is done).
+    saving: RefCell<HashMap<i64, flume::Receiver<()>>>,
     /// Acks waiting for the store to make their message durable, by ticket.
     acks: RefCell<HashMap<u64, PendingAck>>,
     next_ticket: Cell<u64>,
@@ -101,7 +111,10 @@ impl Core {
             listener_fd: Cell::new(-1),
             draining: Cell::new(false),
             clock: Cell::new((0, 0)),
-            known_users: RefCell::new(HashSet::new()),
+            known: RefCell::new(Known::default()),
+            gate: RefCell::new(HashMap::new()),
+            replays: RefCell::new(HashMap::new()),
+            saving: RefCell::new(HashMap::new()),
             acks: RefCell::new(HashMap::new()),
             delivered: RefCell::new(HashMap::new()),
             next_ticket: Cell::new(0),
@@ -125,16 +138,33 @@ impl Core {
         self.clock.get().1
     }
 
-    /// Whether `uid` is known to the store (positive answers are cached).
-    pub fn user_known(&self, uid: i64) -> Result<bool, StoreError> {
-        if self.known_users.borrow().contains(&uid) {
-            return Ok(true);
+    /// Whether a store read for `log` is in progress (its messages wait).
+    pub fn gate_busy(&self, log: LogKey) -> bool {
+        let gate = self.gate.borrow();
+        !gate.is_empty() && gate.contains_key(&log)
+    }
+
+    /// Queues `m` behind `log`'s store read: `Ok(true)` when it is the first
+    /// (the caller starts the read), `Err(m)` when too many wait already.
+    pub fn gate_wait(&self, log: LogKey, m: Inbound) -> Result<bool, Inbound> {
+        let mut gate = self.gate.borrow_mut();
+        let first = !gate.contains_key(&log);
+        let waiting = gate.entry(log).or_default();
+        if waiting.len() >= MAX_WAITING {
+            return Err(m);
         }
-        let known = self.shared.store.user_exists(uid)?;
-        if known {
-            self.known_users.borrow_mut().insert(uid);
+        waiting.push_back(m);
+        Ok(first)
+    }
+
+    /// The next message waiting for `log`, or `None` (and the log is free).
+    pub fn gate_next(&self, log: LogKey) -> Option<Inbound> {
+        let mut gate = self.gate.borrow_mut();
+        let next = gate.get_mut(&log).and_then(|w| w.pop_front());
+        if next.is_none() {
+            gate.remove(&log);
         }
-        Ok(known)
+        next
     }
 
     /// Starts tracking `uid`'s delivered inbox prefix at `seq` (its cursor).
@@ -242,14 +272,24 @@ impl Core {
         &self.shared.metrics.cores[self.id]
     }
 
-    /// The next sequence number of `log` (not yet taken: see [`Core::commit_seq`]).
-    pub fn next_seq(&self, log: LogKey) -> Result<u64, StoreError> {
-        if let Some(n) = self.seqs.borrow().get(&log) {
-            return Ok(n.last + 1);
-        }
-        let last = self.shared.store.last_seq(log)?;
-        self.seqs.borrow_mut().insert(log, Numbering::new(last));
-        Ok(last + 1)
+    /// Whether this core numbers `log` already (knows its last seq).
+    pub fn numbered(&self, log: LogKey) -> bool {
+        self.seqs.borrow().contains_key(&log)
+    }
+
+    /// Starts numbering `log` after `last`, as the store reported it, unless
+    /// it is numbered already (this core's own count is then the newer).
+    pub fn start_numbering(&self, log: LogKey, last: u64) {
+        self.seqs
+            .borrow_mut()
+            .entry(log)
+            .or_insert_with(|| Numbering::new(last));
+    }
+
+    /// The next sequence number of `log` (not yet taken: see
+    /// [`Core::commit_seq`]); `None` until its numbering is started.
+    pub fn next_seq(&self, log: LogKey) -> Option<u64> {
+        self.seqs.borrow().get(&log).map(|n| n.last + 1)
     }
 
     /// Asks the store for the next reservation of `log` if taking `seq`
@@ -302,16 +342,26 @@ impl Core {
     fn show_now(&self, seq: u64, show: Show) {
         match show {
             Show::User { uid, frame } => {
-                self.push_user(uid, &frame);
-                self.mark_delivered(uid, seq);
+                // A frame held behind a replay counts once it is released.
+                if self.push_user(uid, &frame, seq) {
+                    self.mark_delivered(uid, seq);
+                }
             }
             Show::Room { gid, frame, except } => {
                 for c in 0..self.shared.cores() {
                     if c == self.id {
-                        self.fanout(gid, &frame, except);
+                        self.fanout(gid, &frame, except, seq);
                     } else {
                         let frame = frame.clone();
-                        self.send(c, CoreMsg::Fanout { gid, frame, except });
+                        self.send(
+                            c,
+                            CoreMsg::Fanout {
+                                gid,
+                                frame,
+                                except,
+                                seq,
+                            },
+                        );
                     }
                 }
             }
@@ -345,42 +395,99 @@ impl Core {
         }
     }
 
-    /// Queues `frame` for a connection of this core.
+    /// Queues `frame` for a connection of this core (behind its replay, if one runs).
     pub fn push(&self, to: ConnRef, frame: Bytes) {
         let mut shard = self.shard.borrow_mut();
         if shard.get(to).is_some() {
-            self.push_key(&mut shard, to.key, frame);
+            self.push_key(&mut shard, to.key, frame, None);
         }
     }
 
-    /// Queues `frame` for every connection of `uid` on this core.
-    pub fn push_user(&self, uid: i64, frame: &Bytes) {
+    /// Queues inbox message `seq` for every connection of `uid` on this
+    /// core; true if one got it at once (not held behind a replay).
+    pub fn push_user(&self, uid: i64, frame: &Bytes, seq: u64) -> bool {
         let mut shard = self.shard.borrow_mut();
+        let tag = Some((LogKey::Inbox(uid), seq));
+        let mut queued = false;
         for i in 0..shard.user_keys(uid).len() {
             let key = shard.user_keys(uid)[i];
-            self.push_key(&mut shard, key, frame.clone());
+            queued |= self.push_key(&mut shard, key, frame.clone(), tag);
         }
+        queued
     }
 
-    /// Queues a room frame for this core's connections of members of `gid`, except the sender's.
-    pub fn fanout(&self, gid: i64, frame: &Bytes, except: ConnRef) {
+    /// Queues room message `seq` for this core's connections of members of
+    /// `gid`, except the sender's.
+    pub fn fanout(&self, gid: i64, frame: &Bytes, except: ConnRef, seq: u64) {
         let mut shard = self.shard.borrow_mut();
+        let tag = Some((LogKey::Group(gid), seq));
         for i in 0..shard.group_keys(gid).len() {
             let key = shard.group_keys(gid)[i];
             if except.core as usize == self.id && except.key == key {
                 continue;
             }
-            self.push_key(&mut shard, key, frame.clone());
+            self.push_key(&mut shard, key, frame.clone(), tag);
         }
     }
 
-    fn push_key(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32, frame: Bytes) {
-        let bound = self.shared.config.outbound_queue_bytes;
+    /// Queues `frame` for `key`, or holds it behind the connection's
+    /// replay; true if it was queued.
+    fn push_key(
+        &self,
+        shard: &mut Shard<Rc<TcpStream>>,
+        key: u32,
+        frame: Bytes,
+        tag: Option<(LogKey, u64)>,
+    ) -> bool {
+        let held = {
+            let mut replays = self.replays.borrow_mut();
+            match replays.get_mut(&key) {
+                Some(h) if shard.get(h.conn).is_some() => {
+                    let bound = self.shared.config.outbound_queue_bytes / 2;
+                    Some(h.hold(tag, frame.clone(), bound).is_ok())
+                }
+                _ => None,
+            }
+        };
+        match held {
+            None => self.queue_key(shard, key, frame),
+            Some(true) => false,
+            Some(false) => {
+                tracing::info!(key, "frames held behind a replay overflowed: slow consumer");
+                self.slow_consumer(shard, key);
+                false
+            }
+        }
+    }
+
+    /// Queues a frame of `to`'s own replay, ahead of what is held.
+    pub fn push_replayed(&self, to: ConnRef, frame: Bytes) {
+        let mut shard = self.shard.borrow_mut();
+        if shard.get(to).is_some() {
+            self.queue_key(&mut shard, to.key, frame);
+        }
+    }
+
+    fn slow_consumer(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32) {
         let Some(c) = shard.by_key_mut(key) else {
             return;
         };
+        self.counters()
+            .slow_consumer_closes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(uid = c.uid, queued = c.out.bytes(), "slow consumer closed");
+        c.out.clear_unsent();
+        self.close_key(shard, key, code::POLICY, "slow consumer");
+    }
+
+    /// Queues `frame` on `key`'s outbound queue; true if queued.
+    fn queue_key(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32, frame: Bytes) -> bool {
+        let bound = self.shared.config.outbound_queue_bytes;
+        let Some(c) = shard.by_key_mut(key) else {
+            return false;
+        };
         if c.live.closing_since_ms.is_some() {
-            return;
+            return false;
         }
         if c.out.push(frame, bound).is_err() {
             self.counters()
@@ -389,12 +496,147 @@ impl Core {
             tracing::info!(uid = c.uid, queued = c.out.bytes(), "slow consumer closed");
             c.out.clear_unsent();
             self.close_key(shard, key, code::POLICY, "slow consumer");
-            return;
+            return false;
         }
         self.counters()
             .frames_out
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.mark_dirty(shard, key);
+        true
+    }
+
+    /// Starts holding `to`'s frames behind a replay; false if one runs already.
+    pub fn begin_replay(&self, to: ConnRef) -> bool {
+        let mut replays = self.replays.borrow_mut();
+        if replays.get(&to.key).is_some_and(|h| h.conn == to) {
+            return false;
+        }
+        replays.insert(to.key, Held::new(to));
+        true
+    }
+
+    /// Queues cmd 30 `(id, req)` behind `to`'s running replay; gives it
+    /// back when none runs.
+    pub fn queue_sync(
+        &self,
+        to: ConnRef,
+        sync: (i64, crate::msg::SyncRequest),
+    ) -> Result<(), (i64, crate::msg::SyncRequest)> {
+        match self.replays.borrow_mut().get_mut(&to.key) {
+            Some(h) if h.conn == to => {
+                h.syncs.push_back(sync);
+                Ok(())
+            }
+            _ => Err(sync),
+        }
+    }
+
+    /// The next cmd 30 queued behind `to`'s replay; when there is none, the
+    /// replay ends (frames are queued directly from then on).
+    pub fn next_sync(&self, to: ConnRef) -> Option<(i64, crate::msg::SyncRequest)> {
+        let mut replays = self.replays.borrow_mut();
+        let next = replays
+            .get_mut(&to.key)
+            .filter(|h| h.conn == to)
+            .and_then(|h| h.syncs.pop_front());
+        if next.is_none() {
+            self.end_replay_in(&mut replays, to);
+        }
+        next
+    }
+
+    /// Ends `to`'s replay, dropping whatever is held (the connection is gone).
+    pub fn end_replay(&self, to: ConnRef) {
+        self.end_replay_in(&mut self.replays.borrow_mut(), to);
+    }
+
+    fn end_replay_in(&self, replays: &mut HashMap<u32, Held>, to: ConnRef) {
+        if replays.get(&to.key).is_some_and(|h| h.conn == to) {
+            if let Some(mut h) = replays.remove(&to.key) {
+                h.wake();
+            }
+        }
+    }
+
+    /// Bytes held behind `to`'s replay.
+    pub fn held_bytes(&self, to: ConnRef) -> usize {
+        self.replays
+            .borrow()
+            .get(&to.key)
+            .filter(|h| h.conn == to)
+            .map_or(0, Held::bytes)
+    }
+
+    /// Takes the frames held behind `to`'s replay, minus those it carried.
+    pub fn release_held(
+        &self,
+        to: ConnRef,
+        replayed: impl Fn(LogKey) -> Option<u64>,
+    ) -> Vec<Tagged> {
+        match self.replays.borrow_mut().get_mut(&to.key) {
+            Some(h) if h.conn == to => h.release(replayed),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Waits until `to`'s queue can take `need` more bytes within half its
+    /// bound (or is empty); false if the connection closed meanwhile.
+    pub async fn room(&self, to: ConnRef, need: usize) -> bool {
+        let high = self.shared.config.outbound_queue_bytes / 2;
+        std::future::poll_fn(|cx| {
+            let shard = self.shard.borrow();
+            let Some(c) = shard.get(to) else {
+                return std::task::Poll::Ready(false);
+            };
+            if c.live.closing_since_ms.is_some() {
+                return std::task::Poll::Ready(false);
+            }
+            if c.out.is_empty() || c.out.bytes() + need <= high {
+                return std::task::Poll::Ready(true);
+            }
+            match self.replays.borrow_mut().get_mut(&to.key) {
+                Some(h) if h.conn == to => {
+                    h.waker = Some(cx.waker().clone());
+                    std::task::Poll::Pending
+                }
+                // No replay state to be woken through: the replay was ended.
+                _ => std::task::Poll::Ready(false),
+            }
+        })
+        .await
+    }
+
+    /// Wakes the replay feeding `key`, if one waits (its queue drained some).
+    pub fn wake_replay(&self, key: u32) {
+        let mut replays = self.replays.borrow_mut();
+        if !replays.is_empty() {
+            if let Some(h) = replays.get_mut(&key) {
+                h.wake();
+            }
+        }
+    }
+
+    /// Marks that `uid`'s cursor is being saved; returns the sender to drop when done.
+    pub fn saving_cursor(&self, uid: i64) -> (flume::Sender<()>, flume::Receiver<()>) {
+        let (tx, rx) = flume::bounded(1);
+        self.saving.borrow_mut().insert(uid, rx.clone());
+        (tx, rx)
+    }
+
+    /// Forgets the cursor save `rx` of `uid` (unless a newer one replaced it).
+    pub fn cursor_saved(&self, uid: i64, rx: &flume::Receiver<()>) {
+        let mut saving = self.saving.borrow_mut();
+        if saving.get(&uid).is_some_and(|r| r.same_channel(rx)) {
+            saving.remove(&uid);
+        }
+    }
+
+    /// Waits until any save of `uid`'s cursor in progress is done.
+    pub async fn cursor_settled(&self, uid: i64) {
+        let pending = self.saving.borrow().get(&uid).cloned();
+        if let Some(rx) = pending {
+            let _ = rx.recv_async().await;
+        }
     }
 
     fn mark_dirty(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32) {

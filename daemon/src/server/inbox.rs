@@ -6,9 +6,11 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::core::Core;
-use super::{conn, dispatch, sys};
+use super::{conn, gate, sys};
 use crate::msg::Envelope;
+use crate::route::core_of;
 use crate::shard::ConnRef;
+use crate::store::LogKey;
 
 /// Most messages handled per wake before the core's other tasks get a turn.
 const BATCH: usize = 256;
@@ -56,6 +58,8 @@ pub enum CoreMsg {
         frame: Bytes,
         /// The sending connection, which does not get its own message.
         except: ConnRef,
+        /// Its seq in the group's log.
+        seq: u64,
     },
     /// A frame for one connection on this core (an ack or an error).
     Deliver {
@@ -74,6 +78,13 @@ pub enum CoreMsg {
         joined: bool,
         /// Told once the user's connections are re-indexed.
         done: flume::Sender<()>,
+    },
+    /// `uid` left group `gid`: the group's core forgets its cached membership.
+    Forget {
+        /// The group.
+        gid: i64,
+        /// The user who left.
+        uid: i64,
     },
     /// Begin the graceful drain.
     Drain,
@@ -121,14 +132,25 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             sender,
             env,
             payload,
-        } => dispatch::deliver_single(core, from, sender, &env, &payload),
+        } => {
+            let log = LogKey::Inbox(env.dstid);
+            gate::admit(core, log, from, sender, env, &payload)
+        }
         CoreMsg::Room {
             from,
             sender,
             env,
             payload,
-        } => dispatch::deliver_room(core, from, sender, &env, &payload),
-        CoreMsg::Fanout { gid, frame, except } => core.fanout(gid, &frame, except),
+        } => {
+            let log = LogKey::Group(env.dstid);
+            gate::admit(core, log, from, sender, env, &payload)
+        }
+        CoreMsg::Fanout {
+            gid,
+            frame,
+            except,
+            seq,
+        } => core.fanout(gid, &frame, except, seq),
         CoreMsg::Deliver { to, frame } => core.push(to, frame),
         CoreMsg::Membership {
             uid,
@@ -140,10 +162,19 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             if joined {
                 shard.join(uid, gid)
             } else {
-                shard.leave(uid, gid)
+                shard.leave(uid, gid);
+                // Sent before the API answers the leave, so the group's core
+                // refuses the user's next room message (see `known`).
+                let owner = core_of(gid, core.shared.cores());
+                if owner == core.id {
+                    core.known.borrow_mut().forget_member(gid, uid);
+                } else {
+                    core.shared.send(owner, CoreMsg::Forget { gid, uid });
+                }
             }
             let _ = done.send(());
         }
+        CoreMsg::Forget { gid, uid } => core.known.borrow_mut().forget_member(gid, uid),
         CoreMsg::Drain => core.drain(),
         CoreMsg::Durable(done) => core.durable(done),
         CoreMsg::Batch(batch) => {
