@@ -54,6 +54,23 @@ fn assert_all(seqs: &[u64], n: u64) {
     }
 }
 
+/// Connects `uid` through a socket with a small receive buffer, so the
+/// kernel cannot absorb a large backlog: whatever the client has not read
+/// waits on the server.
+async fn connect_narrow(d: &Daemon, uid: i64) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let stream = socket.connect(d.addr).await.unwrap();
+    let (ws, resp) = tokio_tungstenite::client_async(
+        d.url(uid),
+        tokio_tungstenite::MaybeTlsStream::Plain(stream),
+    )
+    .await
+    .expect("connect");
+    assert_eq!(resp.status(), 101);
+    Client { ws, uid }
+}
+
 fn busy_daemon(extra: &[&str]) -> Daemon {
     let mut flags = vec![
         "--threads",
@@ -108,7 +125,7 @@ async fn a_backlog_far_larger_than_the_outbound_queue_is_paced_not_closed() {
 
     // 4.8 MB stored against a 1 MiB queue; the client does not read at
     // first, so everything past the socket buffers must wait on the server.
-    let mut b = d.connect(2).await;
+    let mut b = connect_narrow(&d, 2).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (seqs, done) = until_done(&mut b, 0).await;
     assert_all(&seqs, N as u64);
@@ -140,7 +157,7 @@ async fn live_messages_during_the_push_follow_its_marker_exactly_once() {
     send_many(&mut a, 2, STORED, &big).await;
 
     // B's push cannot finish while B does not read: the live messages come during it.
-    let mut b = d.connect(2).await;
+    let mut b = connect_narrow(&d, 2).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     send_many(&mut a, 2, LIVE, "live").await;
 
