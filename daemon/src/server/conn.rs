@@ -37,6 +37,9 @@ pub async fn serve(
 ) {
     let stream = Rc::new(stream);
     let fd = stream.as_raw_fd();
+    // The groups are read off the core; joins and leaves that come
+    // meanwhile are kept and applied once the connection is registered.
+    core.setup_started(uid);
     let store = core.shared.store.clone();
     let groups = match core.shared.reads.run(move || store.user_groups(uid)).await {
         Ok(Ok(g)) => g.into_iter().map(|g| g.id).collect(),
@@ -63,6 +66,9 @@ pub async fn serve(
         .shard
         .borrow_mut()
         .insert(uid, stream.clone(), groups, bucket, now);
+    for (gid, joined) in core.setup_done(uid) {
+        core.membership(uid, gid, joined);
+    }
     core.push(r, hello);
     if first {
         // Its own task: frames for the connection wait behind it from now on.

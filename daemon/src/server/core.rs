@@ -81,10 +81,18 @@ pub struct Core {
     /// Users whose cursor is being saved off the core: their next offline
     /// push waits for it (the channel closes when the save is done).
     saving: RefCell<HashMap<i64, flume::Receiver<()>>>,
+    /// Users with connections being set up (their groups being read off the
+    /// core): how many, and the membership changes that came meanwhile,
+    /// applied once they are registered.
+    setups: RefCell<HashMap<i64, Setup>>,
     /// Acks waiting for the store to make their message durable, by ticket.
     acks: RefCell<HashMap<u64, PendingAck>>,
     next_ticket: Cell<u64>,
 }
+
+/// A user's connections being set up: how many, and the (gid, joined)
+/// membership changes that came meanwhile.
+type Setup = (usize, Vec<(i64, bool)>);
 
 /// An ack to send once its message is durable.
 struct PendingAck {
@@ -115,6 +123,7 @@ impl Core {
             gate: RefCell::new(HashMap::new()),
             replays: RefCell::new(HashMap::new()),
             saving: RefCell::new(HashMap::new()),
+            setups: RefCell::new(HashMap::new()),
             acks: RefCell::new(HashMap::new()),
             delivered: RefCell::new(HashMap::new()),
             next_ticket: Cell::new(0),
@@ -165,6 +174,41 @@ impl Core {
             gate.remove(&log);
         }
         next
+    }
+
+    /// Notes that a connection of `uid` is being set up: membership changes
+    /// from now on are kept for it (see [`Core::setup_done`]).
+    pub fn setup_started(&self, uid: i64) {
+        self.setups.borrow_mut().entry(uid).or_default().0 += 1;
+    }
+
+    /// Ends a set-up begun by [`Core::setup_started`]: the membership changes
+    /// of `uid` since (at least) then, in order, to apply to its connections.
+    pub fn setup_done(&self, uid: i64) -> Vec<(i64, bool)> {
+        let mut setups = self.setups.borrow_mut();
+        let Some(s) = setups.get_mut(&uid) else {
+            return Vec::new();
+        };
+        s.0 -= 1;
+        if s.0 == 0 {
+            setups.remove(&uid).map(|s| s.1).unwrap_or_default()
+        } else {
+            s.1.clone()
+        }
+    }
+
+    /// Re-indexes `uid`'s connections after it joined or left `gid`, and
+    /// keeps the change for its connections still being set up.
+    pub fn membership(&self, uid: i64, gid: i64, joined: bool) {
+        if let Some(s) = self.setups.borrow_mut().get_mut(&uid) {
+            s.1.push((gid, joined));
+        }
+        let mut shard = self.shard.borrow_mut();
+        if joined {
+            shard.join(uid, gid)
+        } else {
+            shard.leave(uid, gid)
+        }
     }
 
     /// Starts tracking `uid`'s delivered inbox prefix at `seq` (its cursor).
@@ -439,25 +483,28 @@ impl Core {
         frame: Bytes,
         tag: Option<(LogKey, u64)>,
     ) -> bool {
-        let held = {
-            let mut replays = self.replays.borrow_mut();
-            match replays.get_mut(&key) {
-                Some(h) if shard.get(h.conn).is_some() => {
-                    let bound = self.shared.config.outbound_queue_bytes / 2;
-                    Some(h.hold(tag, frame.clone(), bound).is_ok())
-                }
-                _ => None,
-            }
+        let holding = {
+            let replays = self.replays.borrow();
+            // Most pushes find no replay at all: checked first, cheaply.
+            !replays.is_empty()
+                && replays
+                    .get(&key)
+                    .is_some_and(|h| shard.get(h.conn).is_some())
         };
-        match held {
-            None => self.queue_key(shard, key, frame),
-            Some(true) => false,
-            Some(false) => {
-                tracing::info!(key, "frames held behind a replay overflowed: slow consumer");
-                self.slow_consumer(shard, key);
-                false
-            }
+        if !holding {
+            return self.queue_key(shard, key, frame);
         }
+        let bound = self.shared.config.outbound_queue_bytes / 2;
+        let held = self
+            .replays
+            .borrow_mut()
+            .get_mut(&key)
+            .is_some_and(|h| h.hold(tag, frame, bound).is_ok());
+        if !held {
+            tracing::info!(key, "frames held behind a replay overflowed: slow consumer");
+            self.slow_consumer(shard, key);
+        }
+        false
     }
 
     /// Queues a frame of `to`'s own replay, ahead of what is held.

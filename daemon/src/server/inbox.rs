@@ -158,11 +158,8 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             joined,
             done,
         } => {
-            let mut shard = core.shard.borrow_mut();
-            if joined {
-                shard.join(uid, gid)
-            } else {
-                shard.leave(uid, gid);
+            core.membership(uid, gid, joined);
+            if !joined {
                 // Sent before the API answers the leave, so the group's core
                 // refuses the user's next room message (see `known`).
                 let owner = core_of(gid, core.shared.cores());
