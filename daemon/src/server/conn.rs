@@ -37,6 +37,9 @@ pub async fn serve(
 ) {
     let stream = Rc::new(stream);
     let fd = stream.as_raw_fd();
+    // The handshake made the user known to the store: messages to it need
+    // not ask again.
+    core.known.borrow_mut().add_user(uid);
     // The groups are read off the core; joins and leaves that come
     // meanwhile are kept and applied once the connection is registered.
     core.setup_started(uid);

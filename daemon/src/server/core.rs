@@ -12,7 +12,7 @@ use bytes::Bytes;
 use monoio::net::TcpStream;
 use slab::Slab;
 
-use super::gate::{Inbound, Waiting, MAX_WAITING};
+use super::gate::{Inbound, Waiting, MAX_WAITING, MAX_WAITING_BYTES};
 use super::held::{Held, Tagged};
 use super::inbox::CoreMsg;
 use super::known::Known;
@@ -159,17 +159,28 @@ impl Core {
         let mut gate = self.gate.borrow_mut();
         let first = !gate.contains_key(&log);
         let waiting = gate.entry(log).or_default();
-        if waiting.len() >= MAX_WAITING {
+        if waiting.queue.len() >= MAX_WAITING || waiting.bytes + m.payload.len() > MAX_WAITING_BYTES
+        {
             return Err(m);
         }
-        waiting.push_back(m);
+        waiting.bytes += m.payload.len();
+        waiting.queue.push_back(m);
         Ok(first)
+    }
+
+    /// Whether messages wait for a store read on this core.
+    pub fn gate_waits(&self) -> bool {
+        !self.gate.borrow().is_empty()
     }
 
     /// The next message waiting for `log`, or `None` (and the log is free).
     pub fn gate_next(&self, log: LogKey) -> Option<Inbound> {
         let mut gate = self.gate.borrow_mut();
-        let next = gate.get_mut(&log).and_then(|w| w.pop_front());
+        let next = gate.get_mut(&log).and_then(|w| {
+            let m = w.queue.pop_front()?;
+            w.bytes -= m.payload.len();
+            Some(m)
+        });
         if next.is_none() {
             gate.remove(&log);
         }

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::core::Core;
-use super::gate::admit;
+use super::gate::{admit, Payload};
 use super::inbox::CoreMsg;
 use super::numbering::Show;
 use crate::msg::{self, Cmd, Envelope};
@@ -42,7 +42,8 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
         Cmd::Single => {
             let owner = core_of(env.dstid, core.shared.cores());
             if owner == core.id {
-                admit(core, LogKey::Inbox(env.dstid), from, uid, env, payload);
+                let log = LogKey::Inbox(env.dstid);
+                admit(core, log, from, uid, env, Payload::Borrowed(payload));
             } else {
                 let payload = Bytes::copy_from_slice(payload);
                 core.send(
@@ -59,7 +60,8 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
         Cmd::Room => {
             let owner = core_of(env.dstid, core.shared.cores());
             if owner == core.id {
-                admit(core, LogKey::Group(env.dstid), from, uid, env, payload);
+                let log = LogKey::Group(env.dstid);
+                admit(core, log, from, uid, env, Payload::Borrowed(payload));
             } else {
                 let payload = Bytes::copy_from_slice(payload);
                 core.send(

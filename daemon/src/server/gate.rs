@@ -19,6 +19,9 @@ use crate::store::{LogKey, Store, StoreError};
 /// Messages waiting per log at most while its store read runs; beyond, 503.
 pub const MAX_WAITING: usize = 4096;
 
+/// Payload bytes waiting per log at most; beyond, 503.
+pub const MAX_WAITING_BYTES: usize = 8 << 20;
+
 /// Store reads made for one message at most (a cached answer can be dropped
 /// between two, e.g. a failed append resets the log's numbering).
 const MAX_ASKS: usize = 3;
@@ -33,6 +36,31 @@ pub struct Inbound {
     pub env: Envelope,
     /// The client's JSON object.
     pub payload: Bytes,
+}
+
+/// A message's payload: in the connection's read buffer (copied only if it
+/// must wait) or already owned (handed over by another core).
+pub enum Payload<'a> {
+    /// Borrowed from the core's read buffer.
+    Borrowed(&'a [u8]),
+    /// Owned.
+    Owned(Bytes),
+}
+
+impl Payload<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Borrowed(b) => b,
+            Payload::Owned(b) => b,
+        }
+    }
+
+    fn into_owned(self) -> Bytes {
+        match self {
+            Payload::Borrowed(b) => Bytes::copy_from_slice(b),
+            Payload::Owned(b) => b,
+        }
+    }
 }
 
 /// The store facts a message needs that the caches do not hold.
@@ -151,11 +179,11 @@ pub fn admit(
     from: ConnRef,
     sender: i64,
     env: Envelope,
-    payload: &[u8],
+    payload: Payload<'_>,
 ) {
     if !core.gate_busy(log) {
         match verdict(core, log, sender, None) {
-            Verdict::Go => return accept(core, log, from, sender, &env, payload),
+            Verdict::Go => return accept(core, log, from, sender, &env, payload.bytes()),
             Verdict::Refuse(code, reason) => return error(core, from, env.id, code, reason),
             Verdict::Ask(_) => {}
         }
@@ -164,7 +192,7 @@ pub fn admit(
         from,
         sender,
         env,
-        payload: Bytes::copy_from_slice(payload),
+        payload: payload.into_owned(),
     };
     match core.gate_wait(log, inbound) {
         Ok(true) => {
@@ -222,4 +250,10 @@ async fn drain(core: Rc<Core>, log: LogKey) {
 }
 
 /// A log's waiting messages; its presence marks a store read in progress.
-pub type Waiting = VecDeque<Inbound>;
+#[derive(Default)]
+pub struct Waiting {
+    /// The messages, in arrival order.
+    pub queue: VecDeque<Inbound>,
+    /// Their payload bytes.
+    pub bytes: usize,
+}

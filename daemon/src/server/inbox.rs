@@ -6,7 +6,8 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::core::Core;
-use super::{conn, gate, sys};
+use super::gate::{self, Payload};
+use super::{conn, sys};
 use crate::msg::Envelope;
 use crate::route::core_of;
 use crate::shard::ConnRef;
@@ -102,7 +103,27 @@ pub async fn run(core: Rc<Core>, rx: flume::Receiver<CoreMsg>) {
         for msg in rx.try_iter().take(BATCH) {
             handle(&core, msg);
         }
+        if core.gate_waits() {
+            // A ready message in the inbox does not make this task yield:
+            // without a turn here, a log's store answer would not be taken
+            // (and its messages would pile up) until the inbox ran dry.
+            yield_once().await;
+        }
     }
+}
+
+/// Lets the core's other ready tasks run once.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 fn handle(core: &Rc<Core>, msg: CoreMsg) {
@@ -134,7 +155,7 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             payload,
         } => {
             let log = LogKey::Inbox(env.dstid);
-            gate::admit(core, log, from, sender, env, &payload)
+            gate::admit(core, log, from, sender, env, Payload::Owned(payload))
         }
         CoreMsg::Room {
             from,
@@ -143,7 +164,7 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             payload,
         } => {
             let log = LogKey::Group(env.dstid);
-            gate::admit(core, log, from, sender, env, &payload)
+            gate::admit(core, log, from, sender, env, Payload::Owned(payload))
         }
         CoreMsg::Fanout {
             gid,
