@@ -13,6 +13,7 @@ pub mod inbox;
 mod known;
 pub mod numbering;
 mod pager;
+mod replaying;
 mod routes;
 pub mod shared;
 mod sweeper;
