@@ -37,10 +37,25 @@ pub async fn serve(
 ) {
     let stream = Rc::new(stream);
     let fd = stream.as_raw_fd();
-    let groups = match core.shared.store.user_groups(uid) {
-        Ok(g) => g.into_iter().map(|g| g.id).collect(),
-        Err(e) => {
+    // The handshake made the user known to the store: messages to it need
+    // not ask again.
+    core.known.borrow_mut().add_user(uid);
+    // The groups are read off the core; joins and leaves that come
+    // meanwhile are kept and applied once the connection is registered.
+    core.setup_started(uid);
+    let store = core.shared.store.clone();
+    let groups = match core.shared.reads.run(move || store.user_groups(uid)).await {
+        Ok(Ok(g)) => g.into_iter().map(|g| g.id).collect(),
+        Ok(Err(e)) => {
             tracing::warn!(uid, error = %e, "loading groups failed; connection starts in none");
+            Vec::new()
+        }
+        Err((_, reason)) => {
+            tracing::warn!(
+                uid,
+                reason,
+                "loading groups refused; connection starts in none"
+            );
             Vec::new()
         }
     };
@@ -54,9 +69,12 @@ pub async fn serve(
         .shard
         .borrow_mut()
         .insert(uid, stream.clone(), groups, bucket, now);
+    for (gid, joined) in core.setup_done(uid) {
+        core.membership(uid, gid, joined);
+    }
     core.push(r, hello);
     if first {
-        // A synchronous call: nothing of the push stays in this task's state.
+        // Its own task: frames for the connection wait behind it from now on.
         sync::offline_push(&core, r, uid);
     }
     core.counters().connections.fetch_add(1, Relaxed);
@@ -86,6 +104,7 @@ pub async fn serve(
     // Flush a close echo still queued before the entry (and its queue) goes.
     core.flush_key(r.key);
     let removed = core.shard.borrow_mut().remove(r);
+    core.end_replay(r);
     if let Some(c) = removed {
         if c.live.closing_since_ms.is_none() {
             core.counters().close(1006);

@@ -2,7 +2,7 @@
 //! list and its scratch buffers. Lives on its own thread; shared by `Rc`.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -12,7 +12,10 @@ use bytes::Bytes;
 use monoio::net::TcpStream;
 use slab::Slab;
 
+use super::gate::{Inbound, Waiting, MAX_WAITING, MAX_WAITING_BYTES};
+use super::held::Held;
 use super::inbox::CoreMsg;
+use super::known::Known;
 use super::numbering::{Numbering, Show};
 use super::shared::{unix_ms, Shared};
 use super::{sys, write};
@@ -60,9 +63,11 @@ pub struct Core {
     /// The time of the current wake: (core clock ms, Unix ms). Read per
     /// message, refreshed once per batch, so the clock is not read per call.
     clock: Cell<(u64, i64)>,
-    /// Users known to the store, among those this core owns (users are never
-    /// deleted, so a positive answer can be kept).
-    known_users: RefCell<HashSet<i64>>,
+    /// Positive store answers (users, groups, memberships) this core keeps
+    /// so the common message path never asks the store.
+    pub known: RefCell<Known>,
+    /// Per log with a store read in progress, the messages waiting behind it.
+    gate: RefCell<HashMap<LogKey, Waiting>>,
     /// Messages for other cores, sent as one batch per core by the flusher.
     outbox: RefCell<Vec<Vec<CoreMsg>>>,
     /// Per connected user of this core: the inbox seq up to which every
@@ -71,10 +76,23 @@ pub struct Core {
     /// that missed the user (its commit still pending at connect) is pushed
     /// at the next connect rather than skipped.
     delivered: RefCell<HashMap<i64, u64>>,
+    /// Connections with a replay running, by slab key: what waits behind it.
+    pub(super) replays: RefCell<HashMap<u32, Held>>,
+    /// Users whose cursor is being saved off the core: their next offline
+    /// push waits for it (the channel closes when the save is done).
+    pub(super) saving: RefCell<HashMap<i64, flume::Receiver<()>>>,
+    /// Users with connections being set up (their groups being read off the
+    /// core): how many, and the membership changes that came meanwhile,
+    /// applied once they are registered.
+    setups: RefCell<HashMap<i64, Setup>>,
     /// Acks waiting for the store to make their message durable, by ticket.
     acks: RefCell<HashMap<u64, PendingAck>>,
     next_ticket: Cell<u64>,
 }
+
+/// A user's connections being set up: how many, and the (gid, joined)
+/// membership changes that came meanwhile.
+type Setup = (usize, Vec<(i64, bool)>);
 
 /// An ack to send once its message is durable.
 struct PendingAck {
@@ -101,7 +119,11 @@ impl Core {
             listener_fd: Cell::new(-1),
             draining: Cell::new(false),
             clock: Cell::new((0, 0)),
-            known_users: RefCell::new(HashSet::new()),
+            known: RefCell::new(Known::default()),
+            gate: RefCell::new(HashMap::new()),
+            replays: RefCell::new(HashMap::new()),
+            saving: RefCell::new(HashMap::new()),
+            setups: RefCell::new(HashMap::new()),
             acks: RefCell::new(HashMap::new()),
             delivered: RefCell::new(HashMap::new()),
             next_ticket: Cell::new(0),
@@ -125,16 +147,79 @@ impl Core {
         self.clock.get().1
     }
 
-    /// Whether `uid` is known to the store (positive answers are cached).
-    pub fn user_known(&self, uid: i64) -> Result<bool, StoreError> {
-        if self.known_users.borrow().contains(&uid) {
-            return Ok(true);
+    /// Whether a store read for `log` is in progress (its messages wait).
+    pub fn gate_busy(&self, log: LogKey) -> bool {
+        let gate = self.gate.borrow();
+        !gate.is_empty() && gate.contains_key(&log)
+    }
+
+    /// Queues `m` behind `log`'s store read: `Ok(true)` when it is the first
+    /// (the caller starts the read), `Err(m)` when too many wait already.
+    pub fn gate_wait(&self, log: LogKey, m: Inbound) -> Result<bool, Inbound> {
+        let mut gate = self.gate.borrow_mut();
+        let first = !gate.contains_key(&log);
+        let waiting = gate.entry(log).or_default();
+        if waiting.queue.len() >= MAX_WAITING || waiting.bytes + m.payload.len() > MAX_WAITING_BYTES
+        {
+            return Err(m);
         }
-        let known = self.shared.store.user_exists(uid)?;
-        if known {
-            self.known_users.borrow_mut().insert(uid);
+        waiting.bytes += m.payload.len();
+        waiting.queue.push_back(m);
+        Ok(first)
+    }
+
+    /// Whether messages wait for a store read on this core.
+    pub fn gate_waits(&self) -> bool {
+        !self.gate.borrow().is_empty()
+    }
+
+    /// The next message waiting for `log`, or `None` (and the log is free).
+    pub fn gate_next(&self, log: LogKey) -> Option<Inbound> {
+        let mut gate = self.gate.borrow_mut();
+        let next = gate.get_mut(&log).and_then(|w| {
+            let m = w.queue.pop_front()?;
+            w.bytes -= m.payload.len();
+            Some(m)
+        });
+        if next.is_none() {
+            gate.remove(&log);
         }
-        Ok(known)
+        next
+    }
+
+    /// Notes that a connection of `uid` is being set up: membership changes
+    /// from now on are kept for it (see [`Core::setup_done`]).
+    pub fn setup_started(&self, uid: i64) {
+        self.setups.borrow_mut().entry(uid).or_default().0 += 1;
+    }
+
+    /// Ends a set-up begun by [`Core::setup_started`]: the membership changes
+    /// of `uid` since (at least) then, in order, to apply to its connections.
+    pub fn setup_done(&self, uid: i64) -> Vec<(i64, bool)> {
+        let mut setups = self.setups.borrow_mut();
+        let Some(s) = setups.get_mut(&uid) else {
+            return Vec::new();
+        };
+        s.0 -= 1;
+        if s.0 == 0 {
+            setups.remove(&uid).map(|s| s.1).unwrap_or_default()
+        } else {
+            s.1.clone()
+        }
+    }
+
+    /// Re-indexes `uid`'s connections after it joined or left `gid`, and
+    /// keeps the change for its connections still being set up.
+    pub fn membership(&self, uid: i64, gid: i64, joined: bool) {
+        if let Some(s) = self.setups.borrow_mut().get_mut(&uid) {
+            s.1.push((gid, joined));
+        }
+        let mut shard = self.shard.borrow_mut();
+        if joined {
+            shard.join(uid, gid)
+        } else {
+            shard.leave(uid, gid)
+        }
     }
 
     /// Starts tracking `uid`'s delivered inbox prefix at `seq` (its cursor).
@@ -242,14 +327,24 @@ impl Core {
         &self.shared.metrics.cores[self.id]
     }
 
-    /// The next sequence number of `log` (not yet taken: see [`Core::commit_seq`]).
-    pub fn next_seq(&self, log: LogKey) -> Result<u64, StoreError> {
-        if let Some(n) = self.seqs.borrow().get(&log) {
-            return Ok(n.last + 1);
-        }
-        let last = self.shared.store.last_seq(log)?;
-        self.seqs.borrow_mut().insert(log, Numbering::new(last));
-        Ok(last + 1)
+    /// Whether this core numbers `log` already (knows its last seq).
+    pub fn numbered(&self, log: LogKey) -> bool {
+        self.seqs.borrow().contains_key(&log)
+    }
+
+    /// Starts numbering `log` after `last`, as the store reported it, unless
+    /// it is numbered already (this core's own count is then the newer).
+    pub fn start_numbering(&self, log: LogKey, last: u64) {
+        self.seqs
+            .borrow_mut()
+            .entry(log)
+            .or_insert_with(|| Numbering::new(last));
+    }
+
+    /// The next sequence number of `log` (not yet taken: see
+    /// [`Core::commit_seq`]); `None` until its numbering is started.
+    pub fn next_seq(&self, log: LogKey) -> Option<u64> {
+        self.seqs.borrow().get(&log).map(|n| n.last + 1)
     }
 
     /// Asks the store for the next reservation of `log` if taking `seq`
@@ -302,16 +397,26 @@ impl Core {
     fn show_now(&self, seq: u64, show: Show) {
         match show {
             Show::User { uid, frame } => {
-                self.push_user(uid, &frame);
-                self.mark_delivered(uid, seq);
+                // A frame held behind a replay counts once it is released.
+                if self.push_user(uid, &frame, seq) {
+                    self.mark_delivered(uid, seq);
+                }
             }
             Show::Room { gid, frame, except } => {
                 for c in 0..self.shared.cores() {
                     if c == self.id {
-                        self.fanout(gid, &frame, except);
+                        self.fanout(gid, &frame, except, seq);
                     } else {
                         let frame = frame.clone();
-                        self.send(c, CoreMsg::Fanout { gid, frame, except });
+                        self.send(
+                            c,
+                            CoreMsg::Fanout {
+                                gid,
+                                frame,
+                                except,
+                                seq,
+                            },
+                        );
                     }
                 }
             }
@@ -345,42 +450,99 @@ impl Core {
         }
     }
 
-    /// Queues `frame` for a connection of this core.
+    /// Queues `frame` for a connection of this core (behind its replay, if one runs).
     pub fn push(&self, to: ConnRef, frame: Bytes) {
         let mut shard = self.shard.borrow_mut();
         if shard.get(to).is_some() {
-            self.push_key(&mut shard, to.key, frame);
+            self.push_key(&mut shard, to.key, frame, None);
         }
     }
 
-    /// Queues `frame` for every connection of `uid` on this core.
-    pub fn push_user(&self, uid: i64, frame: &Bytes) {
+    /// Queues inbox message `seq` for every connection of `uid` on this
+    /// core; true if one got it at once (not held behind a replay).
+    pub fn push_user(&self, uid: i64, frame: &Bytes, seq: u64) -> bool {
         let mut shard = self.shard.borrow_mut();
+        let tag = Some((LogKey::Inbox(uid), seq));
+        let mut queued = false;
         for i in 0..shard.user_keys(uid).len() {
             let key = shard.user_keys(uid)[i];
-            self.push_key(&mut shard, key, frame.clone());
+            queued |= self.push_key(&mut shard, key, frame.clone(), tag);
         }
+        queued
     }
 
-    /// Queues a room frame for this core's connections of members of `gid`, except the sender's.
-    pub fn fanout(&self, gid: i64, frame: &Bytes, except: ConnRef) {
+    /// Queues room message `seq` for this core's connections of members of
+    /// `gid`, except the sender's.
+    pub fn fanout(&self, gid: i64, frame: &Bytes, except: ConnRef, seq: u64) {
         let mut shard = self.shard.borrow_mut();
+        let tag = Some((LogKey::Group(gid), seq));
         for i in 0..shard.group_keys(gid).len() {
             let key = shard.group_keys(gid)[i];
             if except.core as usize == self.id && except.key == key {
                 continue;
             }
-            self.push_key(&mut shard, key, frame.clone());
+            self.push_key(&mut shard, key, frame.clone(), tag);
         }
     }
 
-    fn push_key(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32, frame: Bytes) {
-        let bound = self.shared.config.outbound_queue_bytes;
+    /// Queues `frame` for `key`, or holds it behind the connection's
+    /// replay; true if it was queued.
+    fn push_key(
+        &self,
+        shard: &mut Shard<Rc<TcpStream>>,
+        key: u32,
+        frame: Bytes,
+        tag: Option<(LogKey, u64)>,
+    ) -> bool {
+        let holding = {
+            let replays = self.replays.borrow();
+            // Most pushes find no replay at all: checked first, cheaply.
+            !replays.is_empty()
+                && replays
+                    .get(&key)
+                    .is_some_and(|h| shard.get(h.conn).is_some())
+        };
+        if !holding {
+            return self.queue_key(shard, key, frame);
+        }
+        let bound = self.shared.config.outbound_queue_bytes / 2;
+        let held = self
+            .replays
+            .borrow_mut()
+            .get_mut(&key)
+            .is_some_and(|h| h.hold(tag, frame, bound).is_ok());
+        if !held {
+            tracing::info!(key, "frames held behind a replay overflowed: slow consumer");
+            self.slow_consumer(shard, key);
+        }
+        false
+    }
+
+    fn slow_consumer(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32) {
         let Some(c) = shard.by_key_mut(key) else {
             return;
         };
+        self.counters()
+            .slow_consumer_closes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(uid = c.uid, queued = c.out.bytes(), "slow consumer closed");
+        c.out.clear_unsent();
+        self.close_key(shard, key, code::POLICY, "slow consumer");
+    }
+
+    /// Queues `frame` on `key`'s outbound queue; true if queued.
+    pub(super) fn queue_key(
+        &self,
+        shard: &mut Shard<Rc<TcpStream>>,
+        key: u32,
+        frame: Bytes,
+    ) -> bool {
+        let bound = self.shared.config.outbound_queue_bytes;
+        let Some(c) = shard.by_key_mut(key) else {
+            return false;
+        };
         if c.live.closing_since_ms.is_some() {
-            return;
+            return false;
         }
         if c.out.push(frame, bound).is_err() {
             self.counters()
@@ -389,12 +551,13 @@ impl Core {
             tracing::info!(uid = c.uid, queued = c.out.bytes(), "slow consumer closed");
             c.out.clear_unsent();
             self.close_key(shard, key, code::POLICY, "slow consumer");
-            return;
+            return false;
         }
         self.counters()
             .frames_out
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.mark_dirty(shard, key);
+        true
     }
 
     fn mark_dirty(&self, shard: &mut Shard<Rc<TcpStream>>, key: u32) {

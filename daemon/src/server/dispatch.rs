@@ -7,6 +7,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::core::Core;
+use super::gate::{admit, Payload};
 use super::inbox::CoreMsg;
 use super::numbering::Show;
 use crate::msg::{self, Cmd, Envelope};
@@ -41,7 +42,8 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
         Cmd::Single => {
             let owner = core_of(env.dstid, core.shared.cores());
             if owner == core.id {
-                deliver_single(core, from, uid, &env, payload);
+                let log = LogKey::Inbox(env.dstid);
+                admit(core, log, from, uid, env, Payload::Borrowed(payload));
             } else {
                 let payload = Bytes::copy_from_slice(payload);
                 core.send(
@@ -58,7 +60,8 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
         Cmd::Room => {
             let owner = core_of(env.dstid, core.shared.cores());
             if owner == core.id {
-                deliver_room(core, from, uid, &env, payload);
+                let log = LogKey::Group(env.dstid);
+                admit(core, log, from, uid, env, Payload::Borrowed(payload));
             } else {
                 let payload = Bytes::copy_from_slice(payload);
                 core.send(
@@ -87,54 +90,30 @@ fn unavailable(core: &Core, to: ConnRef, id: i64, e: &StoreError) {
     error(core, to, id, 503, "store unavailable");
 }
 
-/// Stores and delivers a single message on the recipient's core.
-pub fn deliver_single(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelope, payload: &[u8]) {
-    let dst = env.dstid;
-    match core.user_known(dst) {
-        Ok(true) => {}
-        Ok(false) => return error(core, from, env.id, 404, "unknown recipient"),
-        Err(e) => return unavailable(core, from, env.id, &e),
-    }
-    let Some(a) = stamp_and_store(core, from, LogKey::Inbox(dst), sender, env, payload) else {
+/// Numbers, stores and delivers a message the gate admitted to `log`, on
+/// the core that owns the log: a single message to its recipient's
+/// connections, a room message to the members online on every core.
+pub fn accept(
+    core: &Rc<Core>,
+    log: LogKey,
+    from: ConnRef,
+    sender: i64,
+    env: &Envelope,
+    payload: &[u8],
+) {
+    let Some(a) = stamp_and_store(core, from, log, sender, env, payload) else {
         return;
     };
     let frame = a.frame.clone();
-    core.show(a.log, a.seq, Show::User { uid: dst, frame });
-    ack(core, from, env.id, &a);
-}
-
-/// Checks membership, stores, and fans a room message out to every core
-/// with members online, on the core that keeps the group's sequence.
-pub fn deliver_room(core: &Rc<Core>, from: ConnRef, sender: i64, env: &Envelope, payload: &[u8]) {
-    let gid = env.dstid;
-    let store = &core.shared.store;
-    let refusal = (|| -> Result<Option<(u16, &str)>, StoreError> {
-        if !store.group_exists(gid)? {
-            return Ok(Some((404, "unknown group")));
-        }
-        if !store.is_member(gid, sender)? {
-            return Ok(Some((403, "not a member of this group")));
-        }
-        Ok(None)
-    })();
-    match refusal {
-        Ok(None) => {}
-        Ok(Some((code, reason))) => return error(core, from, env.id, code, reason),
-        Err(e) => return unavailable(core, from, env.id, &e),
-    }
-    let Some(a) = stamp_and_store(core, from, LogKey::Group(gid), sender, env, payload) else {
-        return;
-    };
-    let frame = a.frame.clone();
-    core.show(
-        a.log,
-        a.seq,
-        Show::Room {
+    let show = match log {
+        LogKey::Inbox(uid) => Show::User { uid, frame },
+        LogKey::Group(gid) => Show::Room {
             gid,
             frame,
             except: from,
         },
-    );
+    };
+    core.show(a.log, a.seq, show);
     ack(core, from, env.id, &a);
 }
 
@@ -158,12 +137,10 @@ fn stamp_and_store(
     env: &Envelope,
     payload: &[u8],
 ) -> Option<Accepted> {
-    let seq = match core.next_seq(log) {
-        Ok(s) => s,
-        Err(e) => {
-            unavailable(core, from, env.id, &e);
-            return None;
-        }
+    let Some(seq) = core.next_seq(log) else {
+        // The gate starts a log's numbering before admitting to it.
+        error(core, from, env.id, 503, "store unavailable");
+        return None;
     };
     if let Err(e) = core.reserve_for(log, seq) {
         unavailable(core, from, env.id, &e);

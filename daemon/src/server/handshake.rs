@@ -193,7 +193,13 @@ async fn upgrade(core: Rc<Core>, stream: TcpStream, head: RequestHead, pending: 
         )
         .await;
     }
-    if let Err(e) = shared.store.ensure_user(up.uid) {
+    let (store, uid) = (shared.store.clone(), up.uid);
+    let known = match shared.reads.run(move || store.ensure_user(uid)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err((_, reason)) => Err(reason),
+    };
+    if let Err(e) = known {
         shared.release_conn();
         tracing::warn!(uid = up.uid, error = %e, "store unavailable at connect");
         return refuse(&core, &stream, 503, "store", "store unavailable").await;

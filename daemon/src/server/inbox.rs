@@ -6,9 +6,12 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::core::Core;
-use super::{conn, dispatch, sys};
+use super::gate::{self, Payload};
+use super::{conn, sys};
 use crate::msg::Envelope;
+use crate::route::core_of;
 use crate::shard::ConnRef;
+use crate::store::LogKey;
 
 /// Most messages handled per wake before the core's other tasks get a turn.
 const BATCH: usize = 256;
@@ -56,6 +59,8 @@ pub enum CoreMsg {
         frame: Bytes,
         /// The sending connection, which does not get its own message.
         except: ConnRef,
+        /// Its seq in the group's log.
+        seq: u64,
     },
     /// A frame for one connection on this core (an ack or an error).
     Deliver {
@@ -82,6 +87,13 @@ pub enum CoreMsg {
         /// Told once the user's connections are re-indexed.
         done: flume::Sender<()>,
     },
+    /// `uid` left group `gid`: the group's core forgets its cached membership.
+    Forget {
+        /// The group.
+        gid: i64,
+        /// The user who left.
+        uid: i64,
+    },
     /// Begin the graceful drain.
     Drain,
     /// The store's report on appends this core made: (ticket, outcome).
@@ -98,7 +110,27 @@ pub async fn run(core: Rc<Core>, rx: flume::Receiver<CoreMsg>) {
         for msg in rx.try_iter().take(BATCH) {
             handle(&core, msg);
         }
+        if core.gate_waits() {
+            // A ready message in the inbox does not make this task yield:
+            // without a turn here, a log's store answer would not be taken
+            // (and its messages would pile up) until the inbox ran dry.
+            yield_once().await;
+        }
     }
+}
+
+/// Lets the core's other ready tasks run once.
+async fn yield_once() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 fn handle(core: &Rc<Core>, msg: CoreMsg) {
@@ -128,14 +160,25 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             sender,
             env,
             payload,
-        } => dispatch::deliver_single(core, from, sender, &env, &payload),
+        } => {
+            let log = LogKey::Inbox(env.dstid);
+            gate::admit(core, log, from, sender, env, Payload::Owned(payload))
+        }
         CoreMsg::Room {
             from,
             sender,
             env,
             payload,
-        } => dispatch::deliver_room(core, from, sender, &env, &payload),
-        CoreMsg::Fanout { gid, frame, except } => core.fanout(gid, &frame, except),
+        } => {
+            let log = LogKey::Group(env.dstid);
+            gate::admit(core, log, from, sender, env, Payload::Owned(payload))
+        }
+        CoreMsg::Fanout {
+            gid,
+            frame,
+            except,
+            seq,
+        } => core.fanout(gid, &frame, except, seq),
         CoreMsg::Deliver { to, frame } => core.push(to, frame),
         CoreMsg::PushUser { uid, frame } => core.push_user(uid, &frame),
         CoreMsg::Membership {
@@ -144,14 +187,20 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             joined,
             done,
         } => {
-            let mut shard = core.shard.borrow_mut();
-            if joined {
-                shard.join(uid, gid)
-            } else {
-                shard.leave(uid, gid)
+            core.membership(uid, gid, joined);
+            if !joined {
+                // Sent before the API answers the leave, so the group's core
+                // refuses the user's next room message (see `known`).
+                let owner = core_of(gid, core.shared.cores());
+                if owner == core.id {
+                    core.known.borrow_mut().forget_member(gid, uid);
+                } else {
+                    core.shared.send(owner, CoreMsg::Forget { gid, uid });
+                }
             }
             let _ = done.send(());
         }
+        CoreMsg::Forget { gid, uid } => core.known.borrow_mut().forget_member(gid, uid),
         CoreMsg::Drain => core.drain(),
         CoreMsg::Durable(done) => core.durable(done),
         CoreMsg::Batch(batch) => {

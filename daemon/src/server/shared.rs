@@ -13,6 +13,10 @@ use crate::store::Store;
 
 /// Offload threads (each password hash holds 19 MiB while it runs).
 const OFFLOAD_THREADS: usize = 2;
+/// Store-read threads: a read waits on the disk or the network, not a CPU.
+const READ_THREADS: usize = 4;
+/// Store reads queued at most; beyond, the message or sync gets 503.
+const READ_QUEUE: usize = 4096;
 
 /// Process-wide state, shared by reference between the cores.
 pub struct Shared {
@@ -29,6 +33,9 @@ pub struct Shared {
     /// Threads for work that must not run on a core: password hashing and
     /// the HTTP API's store calls.
     pub offload: Offload,
+    /// Threads for the message path's store reads, so a core never waits
+    /// on the store (the core awaits the answer; other tasks keep going).
+    pub reads: Offload,
     /// Login and registration attempts per mobile and per client address.
     pub limiter: Limiter,
     /// Open WebSocket connections plus upgrades in progress, over all cores.
@@ -53,6 +60,7 @@ impl Shared {
             metrics: Metrics::new(inboxes.len()),
             inboxes,
             offload: Offload::new(OFFLOAD_THREADS),
+            reads: Offload::named("imedge-reads", READ_THREADS, READ_QUEUE),
             limiter: Limiter::default(),
             ws_conns: AtomicUsize::new(0),
             cluster: None,

@@ -1,146 +1,243 @@
 //! Replays of stored messages: cmd 30 (after the client's last seen seqs,
-//! then cmd 31 with the latest) and the offline push at connect (after the
-//! cursor saved when the user's last connection closed, then cmd 31 id 0).
-//! Runs on the user's core, which owns its inbox.
+//! then cmd 31) and the offline push at connect (after the cursor saved when
+//! the user's last connection closed, then cmd 31 id 0). Runs on the user's
+//! core, which owns its inbox, as a task per connection: the store is read
+//! off the core a page at a time ([`super::pager`]), and the next page goes
+//! out only as the connection's queue drains, so a replay of any size never
+//! trips the slow-consumer bound. Frames for the connection that come
+//! meanwhile wait behind the replay ([`super::held`]).
 
 use std::rc::Rc;
 
 use super::core::Core;
 use super::dispatch::error;
-use crate::msg::{self, Envelope};
+use super::pager::{Ask, Pager};
+use crate::msg::{self, Envelope, SyncRequest};
 use crate::shard::ConnRef;
-use crate::store::{Cursor, LogKey, StoreError};
+use crate::store::{Cursor, LogKey, StoreError, Stored};
 
-/// Most messages replayed per log in one sync; the client syncs again from the last seq.
-pub const MAX_REPLAY: usize = 10_000;
+/// Bytes of stored messages read and queued per page, about.
+pub const PAGE_BYTES: usize = 256 * 1024;
 
-/// Answers a cmd 30 from connection `to` of `uid`.
+/// What a replay answers.
+enum Request {
+    /// The offline push at connect.
+    Push,
+    /// A cmd 30 with its id.
+    Sync(i64, SyncRequest),
+}
+
+/// The connection closed during the replay; nothing more to send.
+struct Gone;
+
+/// Starts the offline push on `to`, the first connection of `uid` (PROTOCOL.md
+/// section 4): what was stored since its last connection closed (everything,
+/// the first time), then `{"cmd":31,"id":0,...}`, before any live frame. A
+/// group without a saved position replays from its start (within retention):
+/// a member joining while offline sees the group's recent history.
+pub fn offline_push(core: &Rc<Core>, to: ConnRef, uid: i64) {
+    if core.begin_replay(to) {
+        monoio::spawn(run(core.clone(), to, uid, Request::Push));
+    }
+}
+
+/// Answers a cmd 30 from connection `to` of `uid`, after any replay running on it.
 pub fn sync(core: &Rc<Core>, to: ConnRef, uid: i64, env: &Envelope) {
-    let Some(req) = env.sync.as_ref() else {
+    let Some(req) = env.sync.clone() else {
         return error(core, to, env.id, 400, "sync without fields");
     };
-    match replay(core, to, uid, req.inbox, &req.groups) {
-        Ok((inbox, groups, truncated)) => {
-            core.push(to, msg::sync_done_frame(env.id, inbox, &groups, truncated))
-        }
-        Err(e) => {
-            tracing::warn!(uid, error = %e, "sync failed");
-            error(core, to, env.id, 503, "store unavailable")
-        }
+    if let Err((id, req)) = core.queue_sync(to, (env.id, req)) {
+        core.begin_replay(to);
+        monoio::spawn(run(core.clone(), to, uid, Request::Sync(id, req)));
     }
 }
 
-/// Pushes what `log` holds after `after`; returns its latest seq and whether
-/// retention had dropped messages the client asked for.
-fn replay_log(
+/// Answers `first`, then each cmd 30 queued behind it, then ends the replay.
+async fn run(core: Rc<Core>, to: ConnRef, uid: i64, first: Request) {
+    let mut next = Some(first);
+    while let Some(request) = next {
+        if replay(&core, to, uid, request).await.is_err() {
+            return core.end_replay(to);
+        }
+        next = core.next_sync(to).map(|(id, req)| Request::Sync(id, req));
+    }
+}
+
+/// One replay: its pages, its cmd 31 (or a 503), then the frames held behind it.
+async fn replay(core: &Rc<Core>, to: ConnRef, uid: i64, request: Request) -> Result<(), Gone> {
+    let (id, plan) = match request {
+        Request::Push => (0, push_plan(core, to, uid).await),
+        Request::Sync(id, req) => (id, sync_plan(core, uid, req).await),
+    };
+    let mut pager = match plan {
+        Ok(p) => p,
+        Err(reason) => {
+            refuse(core, to, uid, id, &reason);
+            return release(core, to, uid, None).await;
+        }
+    };
+    while let Some(ask) = pager.next() {
+        let page = match read(core, ask).await {
+            Ok(p) => p,
+            Err(reason) => {
+                refuse(core, to, uid, id, &reason);
+                return release(core, to, uid, Some(&pager)).await;
+            }
+        };
+        pager.page(page.0, &page.1);
+        for m in page.1 {
+            if !core.room(to, m.frame.len()).await {
+                return Err(Gone);
+            }
+            core.push_replayed(to, m.frame);
+            if ask.log == LogKey::Inbox(uid) {
+                core.mark_delivered(uid, m.seq);
+            }
+        }
+    }
+    let mut inbox = 0;
+    let mut groups = Vec::new();
+    for (log, through) in pager.summary() {
+        match log {
+            LogKey::Inbox(_) => inbox = through,
+            LogKey::Group(g) => groups.push((g as u64, through)),
+        }
+    }
+    let done = msg::sync_done_frame(id, inbox, &groups, pager.truncated());
+    if !core.room(to, done.len() + core.held_bytes(to)).await {
+        return Err(Gone);
+    }
+    core.push_replayed(to, done);
+    release(core, to, uid, Some(&pager)).await
+}
+
+/// Sends a replay's 503, ahead of the frames held behind it.
+fn refuse(core: &Core, to: ConnRef, uid: i64, id: i64, reason: &str) {
+    tracing::warn!(uid, id, reason, "replay failed; the client can sync");
+    core.counters().error(503);
+    let text = if id == 0 {
+        "stored messages unavailable now; sync later"
+    } else {
+        "store unavailable"
+    };
+    core.push_replayed(to, msg::error_frame(id, 503, text));
+}
+
+/// Queues what was held behind the replay, minus what it carried.
+async fn release(core: &Core, to: ConnRef, uid: i64, pager: Option<&Pager>) -> Result<(), Gone> {
+    if !core.room(to, core.held_bytes(to)).await {
+        return Err(Gone);
+    }
+    let held = core.release_held(to, |log| pager.and_then(|p| p.replayed(log)));
+    for (tag, frame) in held {
+        core.push_replayed(to, frame);
+        if let Some((LogKey::Inbox(u), seq)) = tag {
+            if u == uid {
+                core.mark_delivered(uid, seq);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `f` against the store on a read thread.
+async fn off_core<T: Send + 'static>(
     core: &Core,
-    to: ConnRef,
-    log: LogKey,
-    after: u64,
-) -> Result<(u64, bool), StoreError> {
-    let store = &core.shared.store;
-    let latest = store.last_seq(log)?;
-    if latest <= after {
-        return Ok((latest, false));
+    f: impl FnOnce(&dyn crate::store::Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, String> {
+    let store = core.shared.store.clone();
+    let answer = core.shared.reads.run(move || f(&*store)).await;
+    core.refresh_clock();
+    match answer {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err((_, reason)) => Err(reason),
     }
-    let msgs = store.read(log, after, MAX_REPLAY)?;
-    let truncated = msgs.first().is_none_or(|m| m.seq > after + 1);
-    for m in msgs {
-        if let LogKey::Inbox(uid) = log {
-            core.mark_delivered(uid, m.seq);
-        }
-        core.push(to, m.frame);
-    }
-    Ok((latest, truncated))
 }
 
-type Replayed = (u64, Vec<(u64, u64)>, bool);
-
-fn replay(
-    core: &Core,
-    to: ConnRef,
-    uid: i64,
-    inbox_after: u64,
-    groups: &[(u64, u64)],
-) -> Result<Replayed, StoreError> {
-    let (inbox, mut truncated) = replay_log(core, to, LogKey::Inbox(uid), inbox_after)?;
-    let mut latest = Vec::with_capacity(groups.len());
-    for &(gid, after) in groups {
-        if !core.shared.store.is_member(gid as i64, uid)? {
-            continue;
-        }
-        let (last, t) = replay_log(core, to, LogKey::Group(gid as i64), after)?;
-        truncated |= t;
-        latest.push((gid, last));
-    }
-    Ok((inbox, latest, truncated))
+/// Reads one page (and the log's end on its first).
+async fn read(core: &Core, ask: Ask) -> Result<(Option<u64>, Vec<Stored>), String> {
+    off_core(core, move |store| {
+        let end = if ask.want_end {
+            Some(store.last_seq(ask.log)?)
+        } else {
+            None
+        };
+        Ok((end, store.read(ask.log, ask.after, ask.limit)?))
+    })
+    .await
 }
 
-/// The offline push (PROTOCOL.md section 4): a user connecting while none
-/// of its connections is open gets, before any live frame, what was stored
-/// since its last connection closed (everything, the first time), then
-/// `{"cmd":31,"id":0,...}`. A group without a saved position replays from
-/// its start (within retention): a member joining while offline sees the
-/// group's recent history.
-pub fn offline_push(core: &Core, to: ConnRef, uid: i64) {
+/// The offline push's logs: the inbox and the connection's groups, after
+/// the saved cursor.
+async fn push_plan(core: &Core, to: ConnRef, uid: i64) -> Result<Pager, String> {
+    // A cursor still being saved from the last connection is the one to start from.
+    core.cursor_settled(uid).await;
+    let cursor = off_core(core, move |store| store.cursor(uid)).await?;
+    let cursor = cursor.unwrap_or_default();
     let groups = core
         .shard
         .borrow()
         .get(to)
         .map(|c| c.groups.clone())
         .unwrap_or_default();
-    let pushed = core.shared.store.cursor(uid).and_then(|cursor| {
-        let cursor = cursor.unwrap_or_default();
-        core.start_delivered(uid, cursor.inbox);
-        let after: Vec<(u64, u64)> = groups
-            .iter()
-            .map(|&g| {
-                let seen = cursor
-                    .groups
-                    .iter()
-                    .find(|(c, _)| *c == g)
-                    .map_or(0, |(_, s)| *s);
-                (g as u64, seen)
-            })
-            .collect();
-        replay(core, to, uid, cursor.inbox, &after)
-    });
-    match pushed {
-        Ok((inbox, groups, truncated)) => {
-            core.push(to, msg::sync_done_frame(0, inbox, &groups, truncated))
-        }
-        Err(e) => {
-            tracing::warn!(uid, error = %e, "offline push failed; the client can sync");
-            error(
-                core,
-                to,
-                0,
-                503,
-                "stored messages unavailable now; sync later",
-            )
-        }
-    }
+    core.start_delivered(uid, cursor.inbox);
+    let logs =
+        std::iter::once((LogKey::Inbox(uid), cursor.inbox)).chain(groups.into_iter().map(|g| {
+            let seen = cursor
+                .groups
+                .iter()
+                .find(|(c, _)| *c == g)
+                .map_or(0, |(_, s)| *s);
+            (LogKey::Group(g), seen)
+        }));
+    Ok(Pager::new(logs.collect::<Vec<_>>(), PAGE_BYTES))
 }
 
-/// Saves where `uid`'s delivery stands as its last connection closes.
-pub fn save_cursor(core: &Core, uid: i64, groups: &[i64]) {
-    let store = &core.shared.store;
-    let cursor = (|| -> Result<Cursor, StoreError> {
-        // Where delivery to the user actually got to, not the log's end.
-        let inbox = match core.take_delivered(uid) {
-            Some(seq) => seq,
-            None => store.last_seq(LogKey::Inbox(uid))?,
-        };
-        let mut c = Cursor {
-            inbox,
-            groups: Vec::with_capacity(groups.len()),
-        };
-        for &g in groups {
-            c.groups.push((g, store.last_seq(LogKey::Group(g))?));
+/// A cmd 30's logs: the inbox and the groups asked for that `uid` is a member of.
+async fn sync_plan(core: &Core, uid: i64, req: SyncRequest) -> Result<Pager, String> {
+    let groups = off_core(core, move |store| {
+        let mut member = Vec::with_capacity(req.groups.len());
+        for (gid, after) in req.groups {
+            if store.is_member(gid as i64, uid)? {
+                member.push((LogKey::Group(gid as i64), after));
+            }
         }
-        Ok(c)
-    })();
-    if let Err(e) = cursor.and_then(|c| store.set_cursor(uid, &c)) {
-        tracing::warn!(uid, error = %e, "saving the delivery cursor failed; the next push may repeat messages");
-    }
+        Ok((req.inbox, member))
+    })
+    .await?;
+    let logs = std::iter::once((LogKey::Inbox(uid), groups.0)).chain(groups.1);
+    Ok(Pager::new(logs.collect::<Vec<_>>(), PAGE_BYTES))
+}
+
+/// Saves where `uid`'s delivery stands as its last connection closes, off
+/// the core; the user's next offline push waits for it.
+pub fn save_cursor(core: &Rc<Core>, uid: i64, groups: &[i64]) {
+    // Where delivery to the user actually got to, not the log's end.
+    let delivered = core.take_delivered(uid);
+    let groups = groups.to_vec();
+    let (done, rx) = core.saving_cursor(uid);
+    let core = core.clone();
+    monoio::spawn(async move {
+        let saved = off_core(&core, move |store| {
+            let _done = done;
+            let inbox = match delivered {
+                Some(seq) => seq,
+                None => store.last_seq(LogKey::Inbox(uid))?,
+            };
+            let mut c = Cursor {
+                inbox,
+                groups: Vec::with_capacity(groups.len()),
+            };
+            for g in groups {
+                c.groups.push((g, store.last_seq(LogKey::Group(g))?));
+            }
+            store.set_cursor(uid, &c)
+        })
+        .await;
+        core.cursor_saved(uid, &rx);
+        if let Err(e) = saved {
+            tracing::warn!(uid, error = %e, "saving the delivery cursor failed; the next push may repeat messages");
+        }
+    });
 }

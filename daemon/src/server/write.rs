@@ -54,6 +54,8 @@ pub fn flush(core: &Rc<Core>, key: u32) {
             }
         }
     }
+    // A replay feeding this connection sends its next frames as it drains.
+    core.wake_replay(key);
     if c.out.is_empty() {
         if c.live.closing_since_ms.is_some() {
             // Our close frame is out: half-close so the peer sees it was the last thing.

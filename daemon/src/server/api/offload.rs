@@ -1,6 +1,8 @@
 //! Work that must never run on a core, on threads of its own: Argon2id
-//! hashing (tens of milliseconds and 19 MiB a hash) and the API's store
-//! calls that may wait on the disk (a registration, a group change).
+//! hashing (tens of milliseconds and 19 MiB a hash), the API's store calls
+//! that may wait on the disk (a registration, a group change), and (in a
+//! second pool of its own, so a read never queues behind a hash) the
+//! message path's store reads.
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -31,11 +33,17 @@ const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$ZGVjb3lkZWNveWRlY295$k7bpXxU
 impl Offload {
     /// Starts `threads` threads (Argon2id with the crate's defaults: 19 MiB, t=2, p=1).
     pub fn new(threads: usize) -> Self {
-        let (jobs, rx) = flume::bounded::<Job>(QUEUE);
+        Self::named("imedge-offload", threads, QUEUE)
+    }
+
+    /// Starts `threads` threads named `name-N` taking at most `queue` jobs
+    /// waiting; a job beyond is refused with 503, never waited for.
+    pub fn named(name: &str, threads: usize, queue: usize) -> Self {
+        let (jobs, rx) = flume::bounded::<Job>(queue);
         for i in 0..threads.max(1) {
             let rx = rx.clone();
             let spawned = std::thread::Builder::new()
-                .name(format!("imedge-offload-{i}"))
+                .name(format!("{name}-{i}"))
                 .spawn(move || {
                     for job in rx.iter() {
                         match job {
