@@ -129,8 +129,8 @@ async fn acknowledged_messages_survive_sigkill() {
 
     let d = daemon(&dir);
     let mut b = d.connect(2).await;
-    // Syncs from 0 until the latest (one replay carries at most 10,000
-    // messages per log); the offline push that comes first is skipped.
+    // Syncs from 0 until a sync brings nothing more; the offline push that
+    // comes first is skipped.
     loop {
         let v = b.recv_any().await;
         if v["cmd"] == 31 && v["id"] == 0 {

@@ -398,14 +398,14 @@ impl Core {
         match show {
             Show::User { uid, frame } => {
                 // A frame held behind a replay counts once it is released.
-                if self.push_user(uid, &frame, seq) {
+                if self.push_user(uid, &frame, Some(seq)) {
                     self.mark_delivered(uid, seq);
                 }
             }
             Show::Room { gid, frame, except } => {
                 for c in 0..self.shared.cores() {
                     if c == self.id {
-                        self.fanout(gid, &frame, except, seq);
+                        self.fanout(gid, &frame, except, Some(seq));
                     } else {
                         let frame = frame.clone();
                         self.send(
@@ -414,7 +414,7 @@ impl Core {
                                 gid,
                                 frame,
                                 except,
-                                seq,
+                                seq: Some(seq),
                             },
                         );
                     }
@@ -459,10 +459,11 @@ impl Core {
     }
 
     /// Queues inbox message `seq` for every connection of `uid` on this
-    /// core; true if one got it at once (not held behind a replay).
-    pub fn push_user(&self, uid: i64, frame: &Bytes, seq: u64) -> bool {
+    /// core (`None`: a frame relayed from another node, untracked); true if
+    /// one got it at once (not held behind a replay).
+    pub fn push_user(&self, uid: i64, frame: &Bytes, seq: Option<u64>) -> bool {
         let mut shard = self.shard.borrow_mut();
-        let tag = Some((LogKey::Inbox(uid), seq));
+        let tag = seq.map(|s| (LogKey::Inbox(uid), s));
         let mut queued = false;
         for i in 0..shard.user_keys(uid).len() {
             let key = shard.user_keys(uid)[i];
@@ -471,11 +472,11 @@ impl Core {
         queued
     }
 
-    /// Queues room message `seq` for this core's connections of members of
-    /// `gid`, except the sender's.
-    pub fn fanout(&self, gid: i64, frame: &Bytes, except: ConnRef, seq: u64) {
+    /// Queues room message `seq` (`None`: relayed from another node) for
+    /// this core's connections of members of `gid`, except the sender's.
+    pub fn fanout(&self, gid: i64, frame: &Bytes, except: ConnRef, seq: Option<u64>) {
         let mut shard = self.shard.borrow_mut();
-        let tag = Some((LogKey::Group(gid), seq));
+        let tag = seq.map(|s| (LogKey::Group(gid), s));
         for i in 0..shard.group_keys(gid).len() {
             let key = shard.group_keys(gid)[i];
             if except.core as usize == self.id && except.key == key {

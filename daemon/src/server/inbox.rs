@@ -59,8 +59,9 @@ pub enum CoreMsg {
         frame: Bytes,
         /// The sending connection, which does not get its own message.
         except: ConnRef,
-        /// Its seq in the group's log.
-        seq: u64,
+        /// Its seq in the group's log (None for a frame relayed from
+        /// another node, whose logs this node does not track).
+        seq: Option<u64>,
     },
     /// A frame for one connection on this core (an ack or an error).
     Deliver {
@@ -180,7 +181,9 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             seq,
         } => core.fanout(gid, &frame, except, seq),
         CoreMsg::Deliver { to, frame } => core.push(to, frame),
-        CoreMsg::PushUser { uid, frame } => core.push_user(uid, &frame),
+        CoreMsg::PushUser { uid, frame } => {
+            core.push_user(uid, &frame, None);
+        }
         CoreMsg::Membership {
             uid,
             gid,

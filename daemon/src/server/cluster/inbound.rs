@@ -54,6 +54,7 @@ impl Inbound for ToCores {
                             gid,
                             frame: item.frame.clone(),
                             except: NOBODY,
+                            seq: None,
                         },
                     );
                 }
