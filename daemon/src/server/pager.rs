@@ -38,9 +38,22 @@ struct LogState {
     asked_after: u64,
     /// The last seq replayed (or the position asked from).
     pos: u64,
+    /// The last seq actually replayed, if any.
+    last: Option<u64>,
     /// The log's last seq when its replay began.
     end: Option<u64>,
     done: bool,
+}
+
+impl LogState {
+    /// What cmd 31 reports: the log's latest seq (its end when the replay
+    /// began, or the last message replayed if later), never the client's
+    /// own claim.
+    fn through(&self) -> u64 {
+        self.last
+            .unwrap_or(0)
+            .max(self.end.unwrap_or(self.asked_after.min(self.pos)))
+    }
 }
 
 /// A replay's progress over its logs.
@@ -66,6 +79,7 @@ impl Pager {
                     log,
                     asked_after: after,
                     pos: after,
+                    last: None,
                     end: None,
                     done: false,
                 })
@@ -106,6 +120,7 @@ impl Pager {
         }
         if let Some(last) = page.last() {
             s.pos = s.pos.max(last.seq);
+            s.last = Some(s.pos);
         }
         let bytes: usize = page.iter().map(|m| m.frame.len()).sum();
         if !page.is_empty() {
@@ -132,20 +147,24 @@ impl Pager {
         self.logs
             .iter()
             .find(|s| s.log == log)
-            .map(|s| s.pos.max(s.end.unwrap_or(0)))
+            .map(LogState::through)
     }
 
-    /// The last seq of `log` actually replayed (or the client's position),
-    /// if the replay covered it: live frames up to it were replayed already.
+    /// The seq of `log` up to which live frames are already with the client:
+    /// the last one replayed, or its own position where that is within the
+    /// log (a client claiming more than the log holds, such as a probe with
+    /// `i64::MAX`, still gets every later live frame). `None` if the replay
+    /// did not cover `log`.
     pub fn replayed(&self, log: LogKey) -> Option<u64> {
-        self.logs.iter().find(|s| s.log == log).map(|s| s.pos)
+        self.logs.iter().find(|s| s.log == log).map(|s| {
+            let within = s.end.map_or(0, |e| e.min(s.asked_after));
+            s.last.unwrap_or(0).max(within)
+        })
     }
 
     /// Each log with the seq its replay went through, in the order given.
     pub fn summary(&self) -> impl Iterator<Item = (LogKey, u64)> + '_ {
-        self.logs
-            .iter()
-            .map(|s| (s.log, s.pos.max(s.end.unwrap_or(0))))
+        self.logs.iter().map(|s| (s.log, s.through()))
     }
 
     /// Whether retention had dropped messages the client asked for.
@@ -209,6 +228,25 @@ mod tests {
         p.page(Some(80), &msgs(1..=16, 60_000));
         assert_eq!(p.next().unwrap().limit, 4, "about 256 KiB of 60 KB frames");
         assert_eq!(p.next().unwrap().after, 16);
+    }
+
+    #[test]
+    fn a_client_claiming_more_than_the_log_holds_is_told_the_latest() {
+        let mut p = Pager::new([(LogKey::Inbox(1), i64::MAX as u64)], 1 << 20);
+        let ask = p.next().unwrap();
+        assert_eq!(ask.after, i64::MAX as u64);
+        p.page(Some(3), &[]);
+        assert!(p.finished());
+        assert_eq!(
+            p.through(LogKey::Inbox(1)),
+            Some(3),
+            "the latest, not the claim"
+        );
+        assert_eq!(
+            p.replayed(LogKey::Inbox(1)),
+            Some(3),
+            "live frames after 3 still go out"
+        );
     }
 
     #[test]
