@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod cluster;
 pub mod config;
+pub mod fasthash;
 pub mod http;
 pub mod metrics;
 pub mod msg;

@@ -1,8 +1,8 @@
 //! One core's state: its shard, the sequence counters it owns, its flush
 //! list and its scratch buffers. Lives on its own thread; shared by `Rc`.
 
+use crate::fasthash::FastMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -44,9 +44,9 @@ pub struct Core {
     /// Connections and indexes.
     pub shard: RefCell<Shard<Rc<TcpStream>>>,
     /// Numbering of the logs this core writes.
-    seqs: RefCell<HashMap<LogKey, Numbering>>,
+    seqs: RefCell<FastMap<LogKey, Numbering>>,
     /// Reservations waiting for the store, by ticket: (log, up to).
-    reserving: RefCell<HashMap<u64, (LogKey, u64)>>,
+    reserving: RefCell<FastMap<u64, (LogKey, u64)>>,
     /// Slab keys with frames to write.
     dirty: RefCell<Vec<u32>>,
     flusher: Cell<Option<Waker>>,
@@ -67,7 +67,7 @@ pub struct Core {
     /// so the common message path never asks the store.
     pub known: RefCell<Known>,
     /// Per log with a store read in progress, the messages waiting behind it.
-    gate: RefCell<HashMap<LogKey, Waiting>>,
+    gate: RefCell<FastMap<LogKey, Waiting>>,
     /// Messages for other cores, sent as one batch per core by the flusher.
     outbox: RefCell<Vec<Vec<CoreMsg>>>,
     /// Per connected user of this core: the inbox seq up to which every
@@ -75,18 +75,18 @@ pub struct Core {
     /// offline-push cursor when its last connection closes, so a message
     /// that missed the user (its commit still pending at connect) is pushed
     /// at the next connect rather than skipped.
-    delivered: RefCell<HashMap<i64, u64>>,
+    delivered: RefCell<FastMap<i64, u64>>,
     /// Connections with a replay running, by slab key: what waits behind it.
-    pub(super) replays: RefCell<HashMap<u32, Held>>,
+    pub(super) replays: RefCell<FastMap<u32, Held>>,
     /// Users whose cursor is being saved off the core: their next offline
     /// push waits for it (the channel closes when the save is done).
-    pub(super) saving: RefCell<HashMap<i64, flume::Receiver<()>>>,
+    pub(super) saving: RefCell<FastMap<i64, flume::Receiver<()>>>,
     /// Users with connections being set up (their groups being read off the
     /// core): how many, and the membership changes that came meanwhile,
     /// applied once they are registered.
-    setups: RefCell<HashMap<i64, Setup>>,
+    setups: RefCell<FastMap<i64, Setup>>,
     /// Acks waiting for the store to make their message durable, by ticket.
-    acks: RefCell<HashMap<u64, PendingAck>>,
+    acks: RefCell<FastMap<u64, PendingAck>>,
     next_ticket: Cell<u64>,
 }
 
@@ -109,8 +109,8 @@ impl Core {
         Self {
             id,
             shard: RefCell::new(Shard::new(id as u16)),
-            seqs: RefCell::new(HashMap::new()),
-            reserving: RefCell::new(HashMap::new()),
+            seqs: RefCell::new(FastMap::default()),
+            reserving: RefCell::new(FastMap::default()),
             dirty: RefCell::new(Vec::new()),
             flusher: Cell::new(None),
             rbuf: RefCell::new(vec![0; READ_BUF].into_boxed_slice()),
@@ -120,12 +120,12 @@ impl Core {
             draining: Cell::new(false),
             clock: Cell::new((0, 0)),
             known: RefCell::new(Known::default()),
-            gate: RefCell::new(HashMap::new()),
-            replays: RefCell::new(HashMap::new()),
-            saving: RefCell::new(HashMap::new()),
-            setups: RefCell::new(HashMap::new()),
-            acks: RefCell::new(HashMap::new()),
-            delivered: RefCell::new(HashMap::new()),
+            gate: RefCell::new(FastMap::default()),
+            replays: RefCell::new(FastMap::default()),
+            saving: RefCell::new(FastMap::default()),
+            setups: RefCell::new(FastMap::default()),
+            acks: RefCell::new(FastMap::default()),
+            delivered: RefCell::new(FastMap::default()),
             next_ticket: Cell::new(0),
             outbox: RefCell::new((0..shared.cores()).map(|_| Vec::new()).collect()),
             shared,

@@ -12,7 +12,7 @@
 //! [`MEMBER_TTL_MS`] that user may still post to the group through this
 //! node. Negative answers are never cached (a join must count at once).
 
-use std::collections::{HashMap, HashSet};
+use crate::fasthash::{FastMap, FastSet};
 
 /// How long a cached membership is trusted (core clock, ms).
 pub const MEMBER_TTL_MS: u64 = 5_000;
@@ -24,10 +24,10 @@ const MAX_MEMBERS: usize = 1 << 16;
 /// Positive answers the store gave this core.
 #[derive(Default)]
 pub struct Known {
-    users: HashSet<i64>,
-    groups: HashSet<i64>,
+    users: FastSet<i64>,
+    groups: FastSet<i64>,
     /// (gid, uid) -> core-clock ms until which the answer is trusted.
-    members: HashMap<(i64, i64), u64>,
+    members: FastMap<(i64, i64), u64>,
 }
 
 impl Known {

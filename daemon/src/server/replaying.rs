@@ -3,7 +3,7 @@
 //! behind it, the pacing of its pages by the connection's queue, and the
 //! cursor saves an offline push waits for.
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 
 use bytes::Bytes;
 
@@ -67,7 +67,7 @@ impl Core {
         self.end_replay_in(&mut self.replays.borrow_mut(), to);
     }
 
-    fn end_replay_in(&self, replays: &mut HashMap<u32, Held>, to: ConnRef) {
+    fn end_replay_in(&self, replays: &mut FastMap<u32, Held>, to: ConnRef) {
         if replays.get(&to.key).is_some_and(|h| h.conn == to) {
             if let Some(mut h) = replays.remove(&to.key) {
                 h.wake();

@@ -1,7 +1,7 @@
 //! The connection slab and its `uid -> connections` and `gid -> local
 //! members` indexes. Owned by one core; no locks.
 
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 
 use slab::Slab;
 
@@ -45,12 +45,12 @@ pub struct Conn<H> {
 pub struct Shard<H> {
     core: u16,
     conns: Slab<Conn<H>>,
-    by_uid: HashMap<i64, Vec<u32>>,
-    by_gid: HashMap<i64, Vec<u32>>,
+    by_uid: FastMap<i64, Vec<u32>>,
+    by_gid: FastMap<i64, Vec<u32>>,
     next_id: u32,
 }
 
-fn remove_key(map: &mut HashMap<i64, Vec<u32>>, k: i64, key: u32) {
+fn remove_key(map: &mut FastMap<i64, Vec<u32>>, k: i64, key: u32) {
     if let Some(v) = map.get_mut(&k) {
         v.retain(|&x| x != key);
         if v.is_empty() {
@@ -65,8 +65,8 @@ impl<H> Shard<H> {
         Self {
             core,
             conns: Slab::new(),
-            by_uid: HashMap::new(),
-            by_gid: HashMap::new(),
+            by_uid: FastMap::default(),
+            by_gid: FastMap::default(),
             next_id: 0,
         }
     }
