@@ -6,6 +6,7 @@ use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
+use tracing::Instrument as _;
 
 use bytes::Bytes;
 use monoio::net::TcpStream;
@@ -24,6 +25,15 @@ enum Flow {
     Discard,
     /// The close handshake is complete or the peer is gone.
     Done,
+}
+
+/// Starts [`serve`] as a task of its own inside a `conn` span (uid, core),
+/// so every event of the connection carries them. The span is debug-level:
+/// at the default `info` filter it is a disabled no-op, costing the hot path
+/// nothing but a level check when the task is made.
+pub fn spawn(core: Rc<Core>, stream: TcpStream, uid: i64, hello: Bytes, pending: Vec<u8>) {
+    let span = tracing::debug_span!("conn", uid, core = core.id);
+    monoio::spawn(serve(core, stream, uid, hello, pending).instrument(span));
 }
 
 /// Serves one upgraded connection of `uid` on its owning core until it closes.

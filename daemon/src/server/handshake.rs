@@ -212,7 +212,7 @@ async fn upgrade(core: Rc<Core>, stream: TcpStream, head: RequestHead, pending: 
     let owner = core_of(up.uid, shared.cores());
     if owner == core.id {
         // A task of its own, so the handshake's state (request head, buffers) is freed now.
-        monoio::spawn(conn::serve(core, stream, up.uid, hello, pending));
+        conn::spawn(core, stream, up.uid, hello, pending);
     } else {
         let fd = stream.into_raw_fd();
         shared.send(

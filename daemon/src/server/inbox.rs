@@ -148,7 +148,7 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
                 .and_then(|()| monoio::net::TcpStream::from_std(std))
             {
                 Ok(stream) => {
-                    monoio::spawn(conn::serve(core.clone(), stream, uid, hello, pending));
+                    conn::spawn(core.clone(), stream, uid, hello, pending);
                 }
                 Err(e) => {
                     tracing::warn!(uid, error = %e, "adopting a handed-off socket failed");
