@@ -145,6 +145,10 @@ async fn acknowledged_messages_survive_a_daemon_restart() {
         (done["cmd"].as_u64(), done["inbox"].as_u64()),
         (Some(31), Some(latest + 1))
     );
+    assert_ne!(
+        done["truncated"], true,
+        "a crash's gap is not a truncation: {done}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

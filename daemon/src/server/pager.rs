@@ -102,9 +102,11 @@ impl Pager {
         })
     }
 
-    /// Takes the answer to [`Pager::next`]: the log's end (when asked) and
-    /// the page read. The caller replays `page` as it is.
-    pub fn page(&mut self, end: Option<u64>, page: &[Stored]) {
+    /// Takes the answer to [`Pager::next`]: the log's end (when asked), the
+    /// page read, and, when that first page leaves seqs missing after the
+    /// client's position, the oldest seq the log still holds (`None`: it
+    /// holds none). The caller replays `page` as it is.
+    pub fn page(&mut self, end: Option<u64>, page: &[Stored], oldest: Option<u64>) {
         let limit = self.limit;
         let Some(s) = self.logs.get_mut(self.at) else {
             return;
@@ -113,8 +115,14 @@ impl Pager {
             let end = end.unwrap_or(s.pos);
             s.end = Some(end);
             // Retention dropped messages the client asked for: the first one
-            // kept is past the next it needs (or none is kept at all).
-            if end > s.asked_after && page.first().is_none_or(|m| m.seq > s.asked_after + 1) {
+            // kept is past the next it needs (or none is kept at all). Seqs
+            // missing in the middle of the log, above messages still kept, are
+            // a crash's skipped reservation, never stored: not a truncation.
+            let next = s.asked_after + 1;
+            if end > s.asked_after
+                && page.first().is_none_or(|m| m.seq > next)
+                && oldest.is_none_or(|o| o > next)
+            {
                 self.truncated = true;
             }
         }
@@ -205,7 +213,8 @@ mod tests {
             };
             assert!(page.len() <= ask.limit);
             out.extend(page.iter().map(|m| (ask.log, m.seq)));
-            p.page(ask.want_end.then_some(to), &page);
+            let oldest = (from <= to).then_some(from);
+            p.page(ask.want_end.then_some(to), &page, oldest);
         }
         out
     }
@@ -225,7 +234,7 @@ mod tests {
     fn large_messages_make_small_pages() {
         let mut p = Pager::new([(LogKey::Inbox(1), 0)], 256 * 1024);
         assert_eq!(p.next().unwrap().limit, FIRST_PAGE);
-        p.page(Some(80), &msgs(1..=16, 60_000));
+        p.page(Some(80), &msgs(1..=16, 60_000), None);
         assert_eq!(p.next().unwrap().limit, 4, "about 256 KiB of 60 KB frames");
         assert_eq!(p.next().unwrap().after, 16);
     }
@@ -235,7 +244,7 @@ mod tests {
         let mut p = Pager::new([(LogKey::Inbox(1), i64::MAX as u64)], 1 << 20);
         let ask = p.next().unwrap();
         assert_eq!(ask.after, i64::MAX as u64);
-        p.page(Some(3), &[]);
+        p.page(Some(3), &[], None);
         assert!(p.finished());
         assert_eq!(
             p.through(LogKey::Inbox(1)),
@@ -283,9 +292,26 @@ mod tests {
     }
 
     #[test]
+    fn a_crash_gap_above_kept_messages_is_not_a_truncation() {
+        // Seqs 1..=10 stored, 11..=1034 skipped by a crash, 1035.. stored.
+        let mut p = Pager::new([(LogKey::Inbox(1), 10)], 1 << 20);
+        p.page(Some(1036), &msgs(1035..=1036, 10), Some(1));
+        assert!(
+            !p.truncated(),
+            "nothing the client asked for was ever stored"
+        );
+        let mut q = Pager::new([(LogKey::Inbox(1), 10)], 1 << 20);
+        q.page(Some(1036), &msgs(1035..=1036, 10), Some(1035));
+        assert!(
+            q.truncated(),
+            "retention dropped 11..=1034 (or some of them)"
+        );
+    }
+
+    #[test]
     fn messages_appended_during_the_replay_end_it_at_the_first_end() {
         let mut p = Pager::new([(LogKey::Inbox(1), 0)], 1 << 20);
-        p.page(Some(16), &msgs(1..=16, 10));
+        p.page(Some(16), &msgs(1..=16, 10), None);
         assert!(p.finished(), "the end read at the start is reached");
         assert_eq!(p.through(LogKey::Inbox(1)), Some(16));
     }
@@ -294,7 +320,7 @@ mod tests {
     fn an_end_above_what_is_stored_is_still_reported() {
         // Appends queued but not committed yet count in the log's end.
         let mut p = Pager::new([(LogKey::Inbox(1), 0)], 1 << 20);
-        p.page(Some(10), &msgs(1..=8, 10));
+        p.page(Some(10), &msgs(1..=8, 10), None);
         assert!(p.finished());
         assert_eq!(p.through(LogKey::Inbox(1)), Some(10));
         assert_eq!(

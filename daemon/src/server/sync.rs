@@ -84,7 +84,7 @@ async fn replay(core: &Rc<Core>, to: ConnRef, uid: i64, request: Request) -> Res
                 return release(core, to, uid, Some(&pager)).await;
             }
         };
-        pager.page(page.0, &page.1);
+        pager.page(page.0, &page.1, page.2);
         for m in page.1 {
             if !core.room(to, m.frame.len()).await {
                 return Err(Gone);
@@ -156,17 +156,29 @@ async fn off_core<T: Send + 'static>(
 }
 
 /// Reads one page (and the log's end on its first).
-async fn read(core: &Core, ask: Ask) -> Result<(Option<u64>, Vec<Stored>), String> {
+async fn read(core: &Core, ask: Ask) -> Result<Read, String> {
     off_core(core, move |store| {
         let end = if ask.want_end {
             Some(store.last_seq(ask.log)?)
         } else {
             None
         };
-        Ok((end, store.read(ask.log, ask.after, ask.limit)?))
+        let page = store.read(ask.log, ask.after, ask.limit)?;
+        // A log's first page that skips seqs: retention, or a crash's gap?
+        // The oldest message kept tells (see Pager::page).
+        let skips = page.first().is_none_or(|m| m.seq > ask.after + 1);
+        let oldest = if ask.want_end && skips {
+            store.read(ask.log, 0, 1)?.first().map(|m| m.seq)
+        } else {
+            None
+        };
+        Ok((end, page, oldest))
     })
     .await
 }
+
+/// A page as [`Pager::page`] takes it: the log's end, the messages, the oldest seq kept.
+type Read = (Option<u64>, Vec<Stored>, Option<u64>);
 
 /// The offline push's logs: the inbox and the connection's groups, after
 /// the saved cursor.
