@@ -13,6 +13,7 @@ pub mod conformance;
 pub mod memory;
 pub mod redis;
 pub mod sqlite;
+pub mod thread;
 
 use std::sync::Arc;
 

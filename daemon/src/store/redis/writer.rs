@@ -19,7 +19,7 @@ use redis::{Cmd, ErrorKind, RedisError, Value};
 use super::backoff::{self, Backoff};
 use super::conn::{broken, Conn, Target, Timeouts};
 use super::{cursor, keys, scripts, Shared};
-use crate::store::{Cursor, LogKey, StoreError, Ticket};
+use crate::store::{thread, Cursor, LogKey, Ticket};
 
 /// Most requests sent in one pipeline: bounds a round trip's size.
 const MAX_BATCH: usize = 4096;
@@ -75,8 +75,6 @@ pub struct Writer {
 }
 
 type Outcomes = Vec<(Ticket, Result<(), String>)>;
-/// One core's finished tickets, as the notify callback takes them.
-type Reports = Vec<(u64, Result<(), StoreError>)>;
 
 impl Writer {
     /// A writer starting on the connection `conn` (opened and checked by the caller).
@@ -98,19 +96,13 @@ impl Writer {
     pub fn run(mut self, rx: flume::Receiver<Op>) {
         let mut batch = Vec::new();
         loop {
-            match rx.recv_timeout(TICK) {
-                Ok(op) => batch.push(op),
-                Err(flume::RecvTimeoutError::Timeout) => {
+            match thread::next_batch(&rx, TICK, MAX_BATCH, &mut batch) {
+                thread::Next::Batch => {}
+                thread::Next::Idle => {
                     self.probe();
                     continue;
                 }
-                Err(flume::RecvTimeoutError::Disconnected) => break,
-            }
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(op) => batch.push(op),
-                    Err(_) => break,
-                }
+                thread::Next::Closed => break,
             }
             self.write(std::mem::take(&mut batch));
         }
@@ -351,21 +343,6 @@ impl Writer {
 
     /// Calls the notify callback once per core with its outcomes.
     fn report(&self, outcomes: Outcomes) {
-        if outcomes.is_empty() {
-            return;
-        }
-        let Some(notify) = self.shared.notify() else {
-            return;
-        };
-        let mut per_core: HashMap<usize, Reports> = HashMap::new();
-        for (t, r) in outcomes {
-            per_core
-                .entry(t.core)
-                .or_default()
-                .push((t.id, r.map_err(StoreError::Unavailable)));
-        }
-        for (core, done) in per_core {
-            notify(core, done);
-        }
+        thread::report(self.shared.notify(), outcomes);
     }
 }

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{encode_groups, kind_id, Shared};
-use crate::store::{Cursor, LogKey, StoreError, Ticket};
+use crate::store::{thread, Cursor, LogKey, Ticket};
 
 /// Most requests written in one transaction: bounds a commit's latency.
 const MAX_BATCH: usize = 8192;
@@ -22,9 +22,6 @@ const MAX_BATCH: usize = 8192;
 const AGE_CHUNK: usize = 1000;
 /// How often age retention looks for expired messages when nothing else is due.
 const AGE_EVERY: Duration = Duration::from_secs(1);
-
-/// One core's finished tickets, as the notify callback takes them.
-type Reports = Vec<(u64, Result<(), StoreError>)>;
 
 /// A request for the store thread.
 pub enum Op {
@@ -84,19 +81,13 @@ impl Writer {
     pub fn run(mut self, rx: flume::Receiver<Op>) {
         let mut batch = Vec::new();
         loop {
-            match rx.recv_timeout(AGE_EVERY) {
-                Ok(op) => batch.push(op),
-                Err(flume::RecvTimeoutError::Timeout) => {
+            match thread::next_batch(&rx, AGE_EVERY, MAX_BATCH, &mut batch) {
+                thread::Next::Batch => {}
+                thread::Next::Idle => {
                     self.age_step_if_due();
                     continue;
                 }
-                Err(flume::RecvTimeoutError::Disconnected) => break,
-            }
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(op) => batch.push(op),
-                    Err(_) => break,
-                }
+                thread::Next::Closed => break,
             }
             self.write(std::mem::take(&mut batch));
             // Not only when idle: under steady load the queue is never
@@ -252,23 +243,7 @@ impl Writer {
 
     /// Calls the notify callback once per core with its outcomes.
     fn report(&self, outcomes: Vec<(Ticket, Result<(), String>)>) {
-        if outcomes.is_empty() {
-            return;
-        }
-        let notify = self.shared.notify();
-        let Some(notify) = notify else {
-            return;
-        };
-        let mut per_core: HashMap<usize, Reports> = HashMap::new();
-        for (t, r) in outcomes {
-            per_core
-                .entry(t.core)
-                .or_default()
-                .push((t.id, r.map_err(StoreError::Unavailable)));
-        }
-        for (core, done) in per_core {
-            notify(core, done);
-        }
+        thread::report(self.shared.notify(), outcomes);
     }
 
     /// One age-retention chunk, if retention by age is on and one is due.
