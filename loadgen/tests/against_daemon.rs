@@ -2,90 +2,33 @@
 //! report: every expected delivery made, nothing lost, duplicated or
 //! unexpected, for single messages, room messages and a reconnect storm.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use std::process::{Command, Stdio};
+
+use common::{count as n, Daemon, SECRET};
 use serde_json::Value;
 
-const SECRET: &str = "loadgen-test-secret-0123";
-
-/// The daemon's binary, built first if missing.
-fn daemon_binary() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../target"));
-    let bin = target.join("debug/imedge");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "-p", "imedge", "--bin", "imedge"])
-            .current_dir(manifest.join(".."))
-            .status()
-            .expect("run cargo build")
-            .success();
-        assert!(ok, "building the daemon failed");
-    }
-    bin
+/// The daemon as these tests run it: the rate limit lifted.
+fn start() -> Daemon {
+    Daemon::start_with(&["--rate-limit", "100000", "--rate-burst", "100000"])
 }
 
-/// A daemon on a free loopback port, killed on drop.
-struct Daemon {
-    child: Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Daemon {
-    fn start() -> Daemon {
-        let dir = std::env::temp_dir().join(format!(
-            "imedge-loadgen-test-{}-{}",
-            std::process::id(),
-            fastrand()
-        ));
-        let mut child = Command::new(daemon_binary())
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--secret",
-                SECRET,
-                "--store",
-                "memory",
-            ])
-            .args([
-                "--log",
-                "warn",
-                "--rate-limit",
-                "100000",
-                "--rate-burst",
-                "100000",
-            ])
-            .arg("--data-dir")
-            .arg(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start imedge");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = lines.next().expect("imedge printed nothing").unwrap();
-        let addr = line
-            .strip_prefix("imedge listening on ")
-            .unwrap_or_else(|| panic!("unexpected line {line}"))
-            .to_owned();
-        std::thread::spawn(move || for _ in lines {});
-        Daemon { child, addr, dir }
-    }
-
+/// Loadgen runs against a [`Daemon`].
+trait Load {
     /// Runs the loadgen with `args` and returns its JSON report.
+    fn load(&self, args: &[&str]) -> Value;
+    /// Same, with extra environment variables for the loadgen.
+    fn load_with(&self, args: &[&str], env: &[(&str, &str)]) -> Value;
+}
+
+impl Load for Daemon {
     fn load(&self, args: &[&str]) -> Value {
         self.load_with(args, &[])
     }
 
-    /// Same, with extra environment variables for the loadgen.
     fn load_with(&self, args: &[&str], env: &[(&str, &str)]) -> Value {
-        let out = self.dir.with_extension(format!("{}.json", fastrand()));
+        let out = self.temp_file("json");
         let status = Command::new(env!("CARGO_BIN_EXE_imedge-loadgen"))
             .envs(env.iter().copied())
             .args(args)
@@ -108,30 +51,6 @@ impl Daemon {
         let _ = std::fs::remove_file(out);
         report
     }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn fastrand() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-fn n(v: &Value, path: &str) -> u64 {
-    let mut at = v;
-    for key in path.split('.') {
-        at = &at[key];
-    }
-    at.as_u64()
-        .unwrap_or_else(|| panic!("{path} is not a count: {at}"))
 }
 
 /// Every message answered and every expected delivery made, once, in order.
@@ -167,7 +86,7 @@ fn assert_clean(r: &Value, recipients_per_message: u64) {
 
 #[test]
 fn chat_room_and_storm_lose_nothing() {
-    let d = Daemon::start();
+    let d = start();
 
     let chat = d.load(&[
         "chat",
@@ -265,7 +184,7 @@ fn chat_room_and_storm_lose_nothing() {
 
 #[test]
 fn the_epoll_driver_accounts_the_same() {
-    let d = Daemon::start();
+    let d = start();
     let env = [("MONOIO_FORCE_LEGACY_DRIVER", "1")];
     let chat = d.load_with(
         &["chat", "--users", "50", "--rate", "1000", "--duration", "1"],

@@ -9,84 +9,28 @@
 //! counting of crossings runs through one daemon standing in for nginx, with
 //! the ring naming two nodes, and pairs that all cross (share 1).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{count, unique, Daemon, SECRET};
 use imedge::cluster::Ring;
 use serde_json::Value;
-
-const SECRET: &str = "loadgen-test-secret-0123";
 
 /// Users per run: 8 fixed pairs (user 2k talks with 2k+1).
 const USERS: usize = 16;
 
-fn daemon_binary() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest.join("../target"));
-    let bin = target.join("debug/imedge");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "-p", "imedge", "--bin", "imedge"])
-            .current_dir(manifest.join(".."))
-            .status()
-            .expect("run cargo build")
-            .success();
-        assert!(ok, "building the daemon failed");
-    }
-    bin
-}
-
-fn unique() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-}
-
-/// A daemon on a free loopback port with the memory store, killed on drop.
-struct Daemon {
-    child: Child,
-    addr: String,
-    dir: PathBuf,
-}
-
-impl Daemon {
-    fn start() -> Daemon {
-        let dir = std::env::temp_dir().join(format!(
-            "imedge-loadgen-cluster-{}-{}",
-            std::process::id(),
-            unique()
-        ));
-        let mut child = Command::new(daemon_binary())
-            .args(["serve", "--listen", "127.0.0.1:0", "--secret", SECRET])
-            .args(["--store", "memory", "--log", "warn"])
-            .arg("--data-dir")
-            .arg(&dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start imedge");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = lines.next().expect("imedge printed nothing").unwrap();
-        let addr = line
-            .strip_prefix("imedge listening on ")
-            .unwrap_or_else(|| panic!("unexpected line {line}"))
-            .to_owned();
-        std::thread::spawn(move || for _ in lines {});
-        Daemon { child, addr, dir }
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}/chat", self.addr)
-    }
-
+/// /metrics of a [`Daemon`].
+trait Connections {
     /// Open WebSocket connections, from /metrics (summed over cores).
+    fn connections(&self) -> u64;
+}
+
+impl Connections for Daemon {
     fn connections(&self) -> u64 {
         let mut s = TcpStream::connect(&self.addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -114,14 +58,6 @@ impl Daemon {
             .filter(|l| l.starts_with("imedge_connections{"))
             .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
             .sum()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -169,14 +105,6 @@ fn base_where_pairs(ring: &Ring, same: bool) -> u64 {
         .expect("some base fits")
 }
 
-fn count(r: &Value, path: &str) -> u64 {
-    let mut at = r;
-    for key in path.split('.') {
-        at = &at[key];
-    }
-    at.as_u64().unwrap_or_else(|| panic!("{path}: {at}"))
-}
-
 fn assert_nothing_lost(r: &Value) {
     let m = &r["messages"];
     assert!(count(m, "delivered") > 0, "{m}");
@@ -188,7 +116,7 @@ fn assert_nothing_lost(r: &Value) {
 
 #[test]
 fn users_connect_to_their_owner_node_and_same_node_chat_crosses_nothing() {
-    let (a, b) = (Daemon::start(), Daemon::start());
+    let (a, b) = (Daemon::start_with(&[]), Daemon::start_with(&[]));
     let ring_spec = format!("{},{}", a.addr, b.addr);
     let ring = Ring::parse(&[a.addr.as_str(), b.addr.as_str()]).unwrap();
     let base = base_where_pairs(&ring, true);
@@ -242,7 +170,7 @@ fn users_connect_to_their_owner_node_and_same_node_chat_crosses_nothing() {
 #[test]
 fn crossings_are_counted_per_delivery_and_merged_across_workers() {
     // One daemon stands in for nginx; the ring names two (absent) nodes.
-    let d = Daemon::start();
+    let d = Daemon::start_with(&[]);
     let servers = ["127.0.0.1:9001", "127.0.0.1:9002 weight=2"];
     let ring = Ring::parse(&servers).unwrap();
     let spec = servers.join(",");
