@@ -49,6 +49,15 @@ pub enum SendError {
         /// `max_message`.
         max: usize,
     },
+    /// A forwarded message or reply larger than one datagram body (they are
+    /// not fragmented), or empty.
+    #[error("forwarded item of {len} bytes does not fit one datagram body ({cap}) or is empty")]
+    Unforwardable {
+        /// The item's encoded size.
+        len: usize,
+        /// The largest body.
+        cap: usize,
+    },
     /// A heartbeat listing more nodes than one datagram holds.
     #[error("heartbeat of {len} bytes exceeds one datagram body ({cap})")]
     HeartbeatTooLarge {
@@ -112,6 +121,15 @@ impl Outbox {
             }
         }
         let cap = self.settings.body_cap();
+        let empty = match &item {
+            Item::Submit(s) => s.payload.is_empty(),
+            Item::Reply(r) => r.frame.is_empty(),
+            _ => false,
+        };
+        if empty || item.encoded_len() > cap {
+            let len = item.encoded_len();
+            return Err(SendError::Unforwardable { len, cap });
+        }
         let link = link(&mut self.links, peer, self.settings.history);
         if link.open.as_ref().is_some_and(|b| !b.fits(&item, cap)) {
             let batch = link.open.take().expect("checked");

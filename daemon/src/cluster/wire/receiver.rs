@@ -24,6 +24,7 @@ use super::body::Body;
 use super::control::{Heartbeat, Nack, SeqRange};
 use super::deliver::{DeliverItem, Items};
 use super::drop_reason::DropReason;
+use super::forward::{Reply, Submit};
 use super::header::NodeId;
 use super::mac::Key;
 use super::reassembly::Reassembly;
@@ -49,6 +50,10 @@ pub enum Payload {
     Heartbeat(Heartbeat),
     /// The peer asks for resends: answer with [`Outbox::resend`](super::Outbox::resend).
     Nack(Nack),
+    /// Client messages the peer forwarded to this node, their owner's.
+    Submit(Vec<Submit>),
+    /// Acks and errors for this node's connections.
+    Reply(Vec<Reply>),
 }
 
 /// An accepted datagram and what it revealed.
@@ -173,6 +178,8 @@ impl Receiver {
             Body::Membership(m) => Payload::Membership(m),
             Body::Heartbeat(hb) => Payload::Heartbeat(hb),
             Body::Nack(n) => Payload::Nack(n),
+            Body::Submit(s) => Payload::Submit(s),
+            Body::Reply(r) => Payload::Reply(r),
             Body::Fragment(f) => match self.reassembly.add(h.sender, h.incarnation, f, now)? {
                 Some(item) => Payload::Frame(item),
                 None => Payload::Pending,
