@@ -82,6 +82,16 @@ async fn single_messages_are_numbered_by_the_recipient_s_node_and_acked_back() {
         "{ack}"
     );
 
+    // Larger than one datagram: fragmented on the way, whole on arrival.
+    let long = "x".repeat(5_000);
+    send(&mut s, 4, recipient, &long).await;
+    let got = r.recv().await;
+    assert_eq!(
+        (got["content"].as_str(), got["seq"].as_i64()),
+        (Some(&long[..]), Some(5))
+    );
+    assert_eq!(s.recv().await["seq"], 5);
+
     // A user node 2 has never seen: 404, decided by node 2, back at the sender.
     send(&mut s, 10, stranger, "nobody home").await;
     let err = s.recv().await;
@@ -90,11 +100,11 @@ async fn single_messages_are_numbered_by_the_recipient_s_node_and_acked_back() {
         (21.into(), 10.into(), 404.into()),
         "{err}"
     );
-    assert_eq!(metric(&nodes[0], "imedge_cluster_forwarded_total"), 5.0);
+    assert_eq!(metric(&nodes[0], "imedge_cluster_forwarded_total"), 6.0);
     assert!(eventually(|| metric(
         &nodes[1],
         "imedge_cluster_submits_in_total"
-    ) == 5.0));
+    ) == 6.0));
     assert_eq!(metric(&nodes[1], "imedge_cluster_forwarded_total"), 0.0);
 
     // Node 2 killed: once node 1 hears it down, messages for its users are

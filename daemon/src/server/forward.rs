@@ -26,7 +26,7 @@ use crate::shard::ConnRef;
 
 /// Whether the cmd 10 `env` from connection `from` of user `uid` is for an
 /// inbox this node keeps; if not, it has been forwarded to the owner node
-/// or refused (503 while the owner is down, 413 if it cannot be forwarded).
+/// or refused (503 while the owner is down).
 pub fn local_inbox(core: &Core, from: ConnRef, uid: i64, env: &Envelope, payload: &[u8]) -> bool {
     let Some(cluster) = &core.shared.cluster else {
         return true;
@@ -34,10 +34,6 @@ pub fn local_inbox(core: &Core, from: ConnRef, uid: i64, env: &Envelope, payload
     match cluster.home_of(env.dstid) {
         Owner::Local => true,
         Owner::Node(node) if cluster.view().is_up(node) => {
-            if payload.len() > cluster.max_submit() {
-                error(core, from, env.id, 413, "message too large to forward");
-                return false;
-            }
             cluster.stats().forwarded.fetch_add(1, Relaxed);
             let submit = Submit {
                 sender: uid,

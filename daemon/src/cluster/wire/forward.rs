@@ -7,7 +7,9 @@
 //! (10 bytes), the payload length (u16, ≥ 1) and the client's JSON object.
 //! A reply is the [`ConnTag`], the frame length (u16, ≥ 1) and the
 //! WebSocket frame, written to that connection as-is. Both are batched like
-//! deliver items; neither is fragmented (a submit must fit one datagram).
+//! deliver items. A submit too large for one datagram travels as fragments
+//! whose target is [`Target::Submit`](super::Target::Submit) (the sender) and whose bytes are
+//! [`Submit::whole`]; a reply (a short ack or error) always fits one.
 
 use bytes::{BufMut, Bytes};
 
@@ -73,6 +75,30 @@ impl Submit {
         self.conn.put(out);
         out.put_u16(len);
         out.put_slice(&self.payload);
+    }
+
+    /// The submit as one fragmented message carries it, after a
+    /// [`Target::Submit`](super::Target::Submit) naming the sender: the connection tag, then the
+    /// payload (one copy, made only for a submit too large for a datagram).
+    pub fn whole(&self) -> Bytes {
+        let mut out = Vec::with_capacity(ConnTag::LEN + self.payload.len());
+        self.conn.put(&mut out);
+        out.extend_from_slice(&self.payload);
+        Bytes::from(out)
+    }
+
+    /// The submit of `sender` that [`Submit::whole`] made `bytes` of; a
+    /// missing tag or an empty payload is malformed.
+    pub fn from_whole(sender: i64, bytes: Bytes) -> Result<Submit, DropReason> {
+        if bytes.len() <= ConnTag::LEN {
+            return Err(DropReason::Malformed);
+        }
+        let conn = ConnTag::read(&mut Reader::new(&bytes))?;
+        Ok(Submit {
+            sender,
+            conn,
+            payload: bytes.slice(ConnTag::LEN..),
+        })
     }
 
     /// Every submit of a body: at least one, none empty, nothing left over.
@@ -175,6 +201,14 @@ mod tests {
         b.put(&mut buf);
         assert_eq!(buf.len(), Submit::encoded_len(20) + Submit::encoded_len(2));
         assert_eq!(Submit::read_all(&Bytes::from(buf)).unwrap(), vec![a, b]);
+    }
+
+    #[test]
+    fn a_whole_submit_round_trips_and_a_short_one_is_refused() {
+        let s = submit(br#"{"cmd":10}"#);
+        assert_eq!(Submit::from_whole(-7, s.whole()).unwrap(), s);
+        let tag_only = Bytes::from(s.whole()[..ConnTag::LEN].to_vec());
+        assert_eq!(Submit::from_whole(-7, tag_only), Err(DropReason::Malformed));
     }
 
     #[test]

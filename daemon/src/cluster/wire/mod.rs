@@ -20,7 +20,8 @@
 //!
 //! Bodies (offsets within the body):
 //!
-//! * deliver: items to the end, each `target kind` u8 (0 user, 1 group) at
+//! * deliver: items to the end, each `target kind` u8 (0 user, 1 group; 2
+//!   only in fragments) at
 //!   0, `target id` i64 at 1, `frame length` u16 (≥ 1) at 9, the frame's
 //!   bytes at 11 — the WebSocket frame exactly as it goes to the recipients'
 //!   connections, seq already stamped.
@@ -34,8 +35,9 @@
 //! * submit: items to the end, each sender uid i64 at 0, the sending
 //!   connection (core u16 at 8, slab key u32 at 10, generation u32 at 14),
 //!   `payload length` u16 (≥ 1) at 18, the client's JSON object at 20. Sent
-//!   to the recipient's owner; never fragmented (it fits one datagram or is
-//!   refused before sending).
+//!   to the recipient's owner. One too large for a datagram travels as
+//!   fragments with target kind 2 (submit, id = the sender uid) whose
+//!   reassembled bytes are the connection (10 bytes) and the JSON object.
 //! * reply: items to the end, each the connection (10 bytes, as in the
 //!   submit it answers), `frame length` u16 (≥ 1) at 10, the cmd 20 / cmd 21
 //!   WebSocket frame at 12.

@@ -28,7 +28,7 @@ use super::forward::{Reply, Submit};
 use super::header::NodeId;
 use super::mac::Key;
 use super::reassembly::Reassembly;
-use super::records::{Membership, Presence};
+use super::records::{Membership, Presence, Target};
 use super::seal::open;
 use super::settings::{Settings, SettingsError};
 use super::window::Window;
@@ -181,6 +181,10 @@ impl Receiver {
             Body::Submit(s) => Payload::Submit(s),
             Body::Reply(r) => Payload::Reply(r),
             Body::Fragment(f) => match self.reassembly.add(h.sender, h.incarnation, f, now)? {
+                Some(DeliverItem {
+                    target: Target::Submit(sender),
+                    frame,
+                }) => Payload::Submit(vec![Submit::from_whole(sender, frame)?]),
                 Some(item) => Payload::Frame(item),
                 None => Payload::Pending,
             },

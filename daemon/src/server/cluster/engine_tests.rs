@@ -195,7 +195,7 @@ fn presence_records_reach_the_inbound_hook_with_their_sender() {
 }
 
 #[test]
-fn a_submit_and_its_reply_reach_the_other_side_and_a_too_large_one_is_refused() {
+fn a_submit_and_its_reply_reach_the_other_side_and_a_large_submit_arrives_whole() {
     let (mut a, mut b) = (node(0), node(1));
     let conn = crate::cluster::wire::ConnTag {
         core: 1,
@@ -227,11 +227,14 @@ fn a_submit_and_its_reply_reach_the_other_side_and_a_too_large_one_is_refused() 
     let big = Submit {
         sender: 11,
         conn,
-        payload: Bytes::from(vec![b' '; 2_000]),
+        payload: Bytes::from(vec![b' '; 5_000]),
     };
     let mut out = Vec::new();
-    a.engine.push(2, Item::Submit(big), 0, &mut out);
+    a.engine.push(2, Item::Submit(big.clone()), 0, &mut out);
     a.engine.due(0, &mut out);
-    assert!(out.is_empty(), "never truncated, never fragmented");
-    assert_eq!(a.stats.send_errors.load(Relaxed), 1);
+    assert!(out.len() > 3, "fragmented, not truncated");
+    let mut got = Got::default();
+    carry(out, &mut b, 0, &mut got);
+    assert_eq!(got.submits, vec![(1, big)]);
+    assert_eq!(a.stats.send_errors.load(Relaxed), 0);
 }

@@ -39,6 +39,10 @@ impl Inbound for ToCores {
                     frame: item.frame,
                 },
             ),
+            Target::Submit(sender) => {
+                // The receiver hands these out as submits, never as frames.
+                tracing::warn!(sender, "a submit target in a deliver item; dropped");
+            }
             // A group's local members may be on any core.
             Target::Group(gid) => {
                 for c in 0..cores {

@@ -46,7 +46,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
 
-use crate::cluster::wire::{Item, Key, NodeId, Settings, Submit};
+use crate::cluster::wire::{Item, Key, NodeId, Settings};
 use crate::config::{ClusterConfig, Config};
 
 pub use engine::{Engine, Inbound, Timing};
@@ -60,7 +60,6 @@ pub struct Cluster {
     view: Arc<View>,
     stats: Arc<Stats>,
     tx: flume::Sender<Outgoing>,
-    max_submit: usize,
 }
 
 impl Cluster {
@@ -73,12 +72,6 @@ impl Cluster {
     /// [`View::home_of`]).
     pub fn home_of(&self, uid: i64) -> Owner {
         self.view.home_of(uid)
-    }
-
-    /// The largest client message that can be forwarded to another node
-    /// (a submit is never fragmented: it fits one datagram).
-    pub fn max_submit(&self) -> usize {
-        self.max_submit
     }
 
     /// This node's id.
@@ -125,7 +118,6 @@ pub fn start(config: &Config) -> anyhow::Result<Option<(Arc<Cluster>, Task)>> {
     let view = Arc::new(View::new(cc.ring()?, ids.clone(), me));
     let stats = Arc::new(Stats::new(&ids));
     let settings = settings(cc, config.max_message_bytes);
-    let max_submit = settings.body_cap() - Submit::HEADER;
     let incarnation = (crate::server::shared::unix_ms() as u64).max(1);
     let timing = Timing {
         heartbeat_ms: cc.heartbeat_ms,
@@ -157,12 +149,7 @@ pub fn start(config: &Config) -> anyhow::Result<Option<(Arc<Cluster>, Task)>> {
     );
     let (tx, rx) = flume::unbounded();
     tracing::info!(node = me_id, %bind, incarnation, "cluster socket bound");
-    let cluster = Arc::new(Cluster {
-        view,
-        stats,
-        tx,
-        max_submit,
-    });
+    let cluster = Arc::new(Cluster { view, stats, tx });
     let task = Task {
         socket,
         rx,
