@@ -7,67 +7,14 @@
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use common::{start, temp_path, Daemon};
+use common::cluster::{cluster_file, eventually, free_udp, node, up, CLUSTER_SECRET, LIMIT};
+use common::{temp_path, Daemon};
 use imedge::cluster::wire::{
     DeliverItem, Item, Key, Outbox, Payload, Receiver, Sealer, SeqRange, Settings, Target,
 };
-
-const CLUSTER_SECRET: &str = "cluster-secret-for-tests-0123";
-/// Heartbeat interval the nodes run with: a peer is down after 3 × 100 ms.
-const HEARTBEAT_MS: u64 = 100;
-/// How long any expected change may take (many heartbeats, a loaded machine).
-const LIMIT: Duration = Duration::from_secs(15);
-
-/// `n` UDP ports free on loopback right now.
-fn free_udp(n: usize) -> Vec<SocketAddr> {
-    let held: Vec<UdpSocket> = (0..n)
-        .map(|_| UdpSocket::bind("127.0.0.1:0").unwrap())
-        .collect();
-    held.iter().map(|s| s.local_addr().unwrap()).collect()
-}
-
-/// A config file for nodes 1..=n with these UDP addresses.
-fn cluster_file(dir: &Path, udp: &[SocketAddr]) -> PathBuf {
-    std::fs::create_dir_all(dir).unwrap();
-    let mut text = format!(
-        "[cluster]\nsecret = \"{CLUSTER_SECRET}\"\nheartbeat_ms = {HEARTBEAT_MS}\nheartbeat_misses = 3\nflush_delay_us = 0\n"
-    );
-    for (i, addr) in udp.iter().enumerate() {
-        text += &format!(
-            "\n[[cluster.nodes]]\nid = {}\nserver = \"127.0.0.1:{}\"\nudp = \"{addr}\"\n",
-            i + 1,
-            9101 + i
-        );
-    }
-    let path = dir.join("cluster.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn node(config: &Path, id: u16) -> Daemon {
-    let id = id.to_string();
-    start(&["--config", config.to_str().unwrap(), "--node-id", &id])
-}
-
-/// Waits until `cond` holds, at most [`LIMIT`]; false if it never did.
-fn eventually(mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < LIMIT {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    cond()
-}
-
-fn up(d: &Daemon, node: u16) -> f64 {
-    d.metric(&format!("imedge_cluster_peer_up{{node=\"{node}\"}} "))
-}
 
 fn share(d: &Daemon, node: u16) -> f64 {
     d.metric(&format!("imedge_cluster_ring_share{{node=\"{node}\"}} "))

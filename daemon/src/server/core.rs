@@ -17,8 +17,10 @@ use super::held::Held;
 use super::inbox::CoreMsg;
 use super::known::Known;
 use super::numbering::{Numbering, Show};
+use super::origin::Origin;
 use super::shared::{unix_ms, Shared};
 use super::{sys, write};
+use crate::cluster::wire::{Item, Reply};
 use crate::metrics::CoreCounters;
 use crate::shard::{ConnRef, Shard};
 use crate::store::{Appended, LogKey, StoreError, Ticket};
@@ -97,7 +99,7 @@ type Setup = (usize, Vec<(i64, bool)>);
 /// An ack to send once its message is durable.
 struct PendingAck {
     log: LogKey,
-    to: ConnRef,
+    to: Origin,
     id: i64,
     seq: u64,
     ts: i64,
@@ -254,7 +256,7 @@ impl Core {
         &self,
         ticket: u64,
         log: LogKey,
-        to: ConnRef,
+        to: Origin,
         id: i64,
         seq: u64,
         ts: i64,
@@ -284,7 +286,7 @@ impl Core {
                 continue;
             };
             match outcome {
-                Ok(()) if p.id != 0 => self.deliver(p.to, crate::msg::ack_frame(p.id, p.seq, p.ts)),
+                Ok(()) if p.id != 0 => self.reply(p.to, crate::msg::ack_frame(p.id, p.seq, p.ts)),
                 Ok(()) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, seq = p.seq, "append failed after live delivery");
@@ -293,7 +295,7 @@ impl Core {
                     // append to it would be refused as a gap.
                     self.seqs.borrow_mut().remove(&p.log);
                     self.counters().error(503);
-                    self.deliver(
+                    self.reply(
                         p.to,
                         crate::msg::error_frame(p.id, 503, "store could not keep the message"),
                     );
@@ -438,6 +440,18 @@ impl Core {
         };
         for (seq, show) in ready {
             self.show_now(seq, show);
+        }
+    }
+
+    /// Sends an ack or error to the sender of a message: a connection of
+    /// this process, or through the cluster to the peer that forwarded it.
+    pub fn reply(&self, to: Origin, frame: Bytes) {
+        match to {
+            Origin::Local(c) => self.deliver(c, frame),
+            Origin::Peer { node, conn } => match &self.shared.cluster {
+                Some(cluster) => cluster.send(node, Item::Reply(Reply { conn, frame })),
+                None => tracing::warn!(node, "a reply for a peer, but no cluster"),
+            },
         }
     }
 

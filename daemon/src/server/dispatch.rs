@@ -7,9 +7,11 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::core::Core;
+use super::forward;
 use super::gate::{admit, Payload};
 use super::inbox::CoreMsg;
 use super::numbering::Show;
+use super::origin::Origin;
 use crate::msg::{self, Cmd, Envelope};
 use crate::route::core_of;
 use crate::shard::ConnRef;
@@ -40,16 +42,19 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
     match env.cmd {
         Cmd::Heartbeat => {}
         Cmd::Single => {
+            if !forward::local_inbox(core, from, uid, &env, payload) {
+                return;
+            }
             let owner = core_of(env.dstid, core.shared.cores());
             if owner == core.id {
                 let log = LogKey::Inbox(env.dstid);
-                admit(core, log, from, uid, env, Payload::Borrowed(payload));
+                admit(core, log, from.into(), uid, env, Payload::Borrowed(payload));
             } else {
                 let payload = Bytes::copy_from_slice(payload);
                 core.send(
                     owner,
                     CoreMsg::Single {
-                        from,
+                        from: from.into(),
                         sender: uid,
                         env,
                         payload,
@@ -61,7 +66,7 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
             let owner = core_of(env.dstid, core.shared.cores());
             if owner == core.id {
                 let log = LogKey::Group(env.dstid);
-                admit(core, log, from, uid, env, Payload::Borrowed(payload));
+                admit(core, log, from.into(), uid, env, Payload::Borrowed(payload));
             } else {
                 let payload = Bytes::copy_from_slice(payload);
                 core.send(
@@ -81,13 +86,19 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
 
 /// Sends a cmd 21 error to `to` and counts it.
 pub fn error(core: &Core, to: ConnRef, id: i64, code: u16, reason: &str) {
-    core.counters().error(code);
-    core.deliver(to, msg::error_frame(id, code, reason));
+    refuse(core, Origin::Local(to), id, code, reason);
 }
 
-fn unavailable(core: &Core, to: ConnRef, id: i64, e: &StoreError) {
+/// Sends a cmd 21 error to a message's sender, here or on the peer that
+/// forwarded it, and counts it.
+pub fn refuse(core: &Core, to: Origin, id: i64, code: u16, reason: &str) {
+    core.counters().error(code);
+    core.reply(to, msg::error_frame(id, code, reason));
+}
+
+fn unavailable(core: &Core, to: Origin, id: i64, e: &StoreError) {
     tracing::warn!(error = %e, "store call failed; message refused with 503");
-    error(core, to, id, 503, "store unavailable");
+    refuse(core, to, id, 503, "store unavailable");
 }
 
 /// Numbers, stores and delivers a message the gate admitted to `log`, on
@@ -96,7 +107,7 @@ fn unavailable(core: &Core, to: ConnRef, id: i64, e: &StoreError) {
 pub fn accept(
     core: &Rc<Core>,
     log: LogKey,
-    from: ConnRef,
+    from: Origin,
     sender: i64,
     env: &Envelope,
     payload: &[u8],
@@ -110,7 +121,7 @@ pub fn accept(
         LogKey::Group(gid) => Show::Room {
             gid,
             frame,
-            except: from,
+            except: from.local_or_nobody(),
         },
     };
     core.show(a.log, a.seq, show);
@@ -131,7 +142,7 @@ struct Accepted {
 /// store; live delivery does not wait for the store to make it durable.
 fn stamp_and_store(
     core: &Core,
-    from: ConnRef,
+    from: Origin,
     log: LogKey,
     sender: i64,
     env: &Envelope,
@@ -139,7 +150,7 @@ fn stamp_and_store(
 ) -> Option<Accepted> {
     let Some(seq) = core.next_seq(log) else {
         // The gate starts a log's numbering before admitting to it.
-        error(core, from, env.id, 503, "store unavailable");
+        refuse(core, from, env.id, 503, "store unavailable");
         return None;
     };
     if let Err(e) = core.reserve_for(log, seq) {
@@ -168,10 +179,10 @@ fn stamp_and_store(
 }
 
 /// Acks now, or once the store reports the append durable.
-fn ack(core: &Core, to: ConnRef, id: i64, a: &Accepted) {
+fn ack(core: &Core, to: Origin, id: i64, a: &Accepted) {
     match a.pending {
         Some(ticket) => core.ack_when_durable(ticket, a.log, to, id, a.seq, a.ts),
-        None if id != 0 => core.deliver(to, msg::ack_frame(id, a.seq, a.ts)),
+        None if id != 0 => core.reply(to, msg::ack_frame(id, a.seq, a.ts)),
         None => {}
     }
 }

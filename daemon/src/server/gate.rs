@@ -11,9 +11,9 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use super::core::Core;
-use super::dispatch::{accept, error};
+use super::dispatch::{accept, refuse};
+use super::origin::Origin;
 use crate::msg::Envelope;
-use crate::shard::ConnRef;
 use crate::store::{LogKey, Store, StoreError};
 
 /// Messages waiting per log at most while its store read runs; beyond, 503.
@@ -29,7 +29,7 @@ const MAX_ASKS: usize = 3;
 /// A message waiting for its log's store read.
 pub struct Inbound {
     /// The sending connection (for the ack or error).
-    pub from: ConnRef,
+    pub from: Origin,
     /// The authenticated sender.
     pub sender: i64,
     /// The parsed envelope.
@@ -176,7 +176,7 @@ fn remember(core: &Core, q: &Query, a: &Answers) {
 pub fn admit(
     core: &Rc<Core>,
     log: LogKey,
-    from: ConnRef,
+    from: Origin,
     sender: i64,
     env: Envelope,
     payload: Payload<'_>,
@@ -184,7 +184,7 @@ pub fn admit(
     if !core.gate_busy(log) {
         match verdict(core, log, sender, None) {
             Verdict::Go => return accept(core, log, from, sender, &env, payload.bytes()),
-            Verdict::Refuse(code, reason) => return error(core, from, env.id, code, reason),
+            Verdict::Refuse(code, reason) => return refuse(core, from, env.id, code, reason),
             Verdict::Ask(_) => {}
         }
     }
@@ -199,7 +199,7 @@ pub fn admit(
             monoio::spawn(drain(core.clone(), log));
         }
         Ok(false) => {}
-        Err(refused) => error(core, refused.from, refused.env.id, 503, "server busy"),
+        Err(refused) => refuse(core, refused.from, refused.env.id, 503, "server busy"),
     }
 }
 
@@ -216,11 +216,11 @@ async fn drain(core: Rc<Core>, log: LogKey) {
                     break;
                 }
                 Verdict::Refuse(code, reason) => {
-                    error(&core, m.from, m.env.id, code, reason);
+                    refuse(&core, m.from, m.env.id, code, reason);
                     break;
                 }
                 Verdict::Ask(_) if asks == MAX_ASKS => {
-                    error(&core, m.from, m.env.id, 503, "store unavailable");
+                    refuse(&core, m.from, m.env.id, 503, "store unavailable");
                     break;
                 }
                 Verdict::Ask(q) => {
@@ -235,11 +235,11 @@ async fn drain(core: Rc<Core>, log: LogKey) {
                         }
                         Ok(Err(e)) => {
                             tracing::warn!(error = %e, "store read failed; message refused with 503");
-                            error(&core, m.from, m.env.id, 503, "store unavailable");
+                            refuse(&core, m.from, m.env.id, 503, "store unavailable");
                             break;
                         }
                         Err((code, reason)) => {
-                            error(&core, m.from, m.env.id, code, &reason);
+                            refuse(&core, m.from, m.env.id, code, &reason);
                             break;
                         }
                     }

@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::core::Core;
 use super::gate::{self, Payload};
+use super::origin::Origin;
 use super::{conn, sys};
 use crate::msg::Envelope;
 use crate::route::core_of;
@@ -31,8 +32,9 @@ pub enum CoreMsg {
     },
     /// A single message for a user this core owns.
     Single {
-        /// The sending connection (for the ack or error).
-        from: ConnRef,
+        /// The sending connection (for the ack or error), here or on the
+        /// peer that forwarded it.
+        from: Origin,
         /// The authenticated sender.
         sender: i64,
         /// The parsed envelope.
@@ -172,7 +174,7 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             payload,
         } => {
             let log = LogKey::Group(env.dstid);
-            gate::admit(core, log, from, sender, env, Payload::Owned(payload))
+            gate::admit(core, log, from.into(), sender, env, Payload::Owned(payload))
         }
         CoreMsg::Fanout {
             gid,

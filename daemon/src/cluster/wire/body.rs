@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::control::{Heartbeat, Nack};
 use super::deliver::Items;
 use super::drop_reason::DropReason;
+use super::forward::{Reply, Submit};
 use super::fragment::Fragment;
 use super::header::Kind;
 use super::records::{read_all, Membership, Presence};
@@ -24,6 +25,10 @@ pub enum Body {
     Nack(Nack),
     /// One piece of a large frame.
     Fragment(Fragment),
+    /// Forwarded client messages.
+    Submit(Vec<Submit>),
+    /// Acks and errors for this node's connections.
+    Reply(Vec<Reply>),
 }
 
 impl Body {
@@ -40,6 +45,8 @@ impl Body {
             Kind::Heartbeat => Body::Heartbeat(Heartbeat::read(&body)?),
             Kind::Nack => Body::Nack(Nack::read(&body)?),
             Kind::Fragment => Body::Fragment(Fragment::read(body)?),
+            Kind::Submit => Body::Submit(Submit::read_all(&body)?),
+            Kind::Reply => Body::Reply(Reply::read_all(&body)?),
         })
     }
 }

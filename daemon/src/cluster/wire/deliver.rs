@@ -47,13 +47,15 @@ pub struct Items {
 }
 
 impl Items {
-    /// Checks every item of `body`: known target kinds, non-empty frames,
+    /// Checks every item of `body`: user or group targets, non-empty frames,
     /// lengths within the body, nothing left over, at least one item.
     pub(super) fn parse(body: Bytes) -> Result<Items, DropReason> {
         let mut r = Reader::new(&body);
         let mut count = 0;
         while r.remaining() > 0 {
-            Target::read(&mut r)?;
+            if let Target::Submit(_) = Target::read(&mut r)? {
+                return Err(DropReason::Malformed);
+            }
             let len = r.u16()?;
             if len == 0 {
                 return Err(DropReason::Malformed);

@@ -32,6 +32,10 @@ pub enum Kind {
     Nack = 5,
     /// One piece of a frame too large for one datagram.
     Fragment = 6,
+    /// Client messages forwarded to the recipient's owner node.
+    Submit = 7,
+    /// Acks and errors for connections of the node that forwarded.
+    Reply = 8,
 }
 
 impl Kind {
@@ -44,6 +48,8 @@ impl Kind {
             4 => Kind::Heartbeat,
             5 => Kind::Nack,
             6 => Kind::Fragment,
+            7 => Kind::Submit,
+            8 => Kind::Reply,
             _ => return None,
         })
     }
@@ -125,7 +131,7 @@ mod tests {
             if let Some(kind) = Kind::from_u8(k) {
                 assert_eq!(kind as u8, k);
             } else {
-                assert!(k == 0 || k > 6);
+                assert!(k == 0 || k > 8);
             }
         }
     }

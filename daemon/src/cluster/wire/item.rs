@@ -3,6 +3,7 @@
 use bytes::BufMut;
 
 use super::deliver::DeliverItem;
+use super::forward::{Reply, Submit};
 use super::header::Kind;
 use super::records::{Membership, Presence};
 
@@ -15,6 +16,10 @@ pub enum Item {
     Presence(Presence),
     /// A user joining or leaving a group.
     Membership(Membership),
+    /// A client's message for a user the peer owns.
+    Submit(Submit),
+    /// An ack or error for a connection of the peer.
+    Reply(Reply),
 }
 
 impl Item {
@@ -24,6 +29,8 @@ impl Item {
             Item::Deliver(_) => Kind::Deliver,
             Item::Presence(_) => Kind::Presence,
             Item::Membership(_) => Kind::Membership,
+            Item::Submit(_) => Kind::Submit,
+            Item::Reply(_) => Kind::Reply,
         }
     }
 
@@ -33,6 +40,8 @@ impl Item {
             Item::Deliver(d) => DeliverItem::encoded_len(d.frame.len()),
             Item::Presence(_) => Presence::LEN,
             Item::Membership(_) => Membership::LEN,
+            Item::Submit(s) => Submit::encoded_len(s.payload.len()),
+            Item::Reply(r) => Reply::encoded_len(r.frame.len()),
         }
     }
 
@@ -41,6 +50,8 @@ impl Item {
             Item::Deliver(d) => d.put(out),
             Item::Presence(p) => p.put(out),
             Item::Membership(m) => m.put(out),
+            Item::Submit(s) => s.put(out),
+            Item::Reply(r) => r.put(out),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! |---------|------|-----------------------------------------------------|
 //! | 0       | 4    | magic `IMdg`                                        |
 //! | 4       | 1    | version, 1                                          |
-//! | 5       | 1    | kind: 1 deliver, 2 presence, 3 membership, 4 heartbeat, 5 nack, 6 fragment |
+//! | 5       | 1    | kind: 1 deliver, 2 presence, 3 membership, 4 heartbeat, 5 nack, 6 fragment, 7 submit, 8 reply |
 //! | 6       | 2    | body length `n` (the datagram is `48 + n` bytes)    |
 //! | 8       | 4    | sender node id                                      |
 //! | 12      | 4    | destination node id                                 |
@@ -20,7 +20,8 @@
 //!
 //! Bodies (offsets within the body):
 //!
-//! * deliver: items to the end, each `target kind` u8 (0 user, 1 group) at
+//! * deliver: items to the end, each `target kind` u8 (0 user, 1 group; 2
+//!   only in fragments) at
 //!   0, `target id` i64 at 1, `frame length` u16 (≥ 1) at 9, the frame's
 //!   bytes at 11 — the WebSocket frame exactly as it goes to the recipients'
 //!   connections, seq already stamped.
@@ -31,6 +32,15 @@
 //!   sequence numbers, each first u64 (≥ 1) and last u64 (inclusive, ≥ first).
 //! * fragment: message id u64, index u16, count u16 (index < count), target
 //!   kind u8, target id i64, then the piece (≥ 1 byte) to the end.
+//! * submit: items to the end, each sender uid i64 at 0, the sending
+//!   connection (core u16 at 8, slab key u32 at 10, generation u32 at 14),
+//!   `payload length` u16 (≥ 1) at 18, the client's JSON object at 20. Sent
+//!   to the recipient's owner. One too large for a datagram travels as
+//!   fragments with target kind 2 (submit, id = the sender uid) whose
+//!   reassembled bytes are the connection (10 bytes) and the JSON object.
+//! * reply: items to the end, each the connection (10 bytes, as in the
+//!   submit it answers), `frame length` u16 (≥ 1) at 10, the cmd 20 / cmd 21
+//!   WebSocket frame at 12.
 //!
 //! The destination id in the header stops a datagram sealed for one node
 //! being replayed to another; the incarnation lets a restarted node number
@@ -50,6 +60,7 @@ pub mod body;
 pub mod control;
 pub mod deliver;
 pub mod drop_reason;
+pub mod forward;
 pub mod fragment;
 pub mod header;
 pub mod history;
@@ -70,6 +81,7 @@ mod tests;
 pub use control::{Heartbeat, Nack, SeqRange};
 pub use deliver::{DeliverItem, Items};
 pub use drop_reason::DropReason;
+pub use forward::{ConnTag, Reply, Submit};
 pub use header::{Kind, NodeId};
 pub use history::Unanswered;
 pub use item::Item;

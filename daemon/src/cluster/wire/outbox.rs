@@ -20,7 +20,7 @@ use super::fragment::{piece_count, Fragment, FRAGMENT_HEADER};
 use super::header::{Kind, NodeId};
 use super::history::{History, Unanswered};
 use super::item::Item;
-use super::records::Presence;
+use super::records::{Presence, Target};
 use super::seal::{datagram_buf, Sealer};
 use super::settings::{Settings, SettingsError};
 
@@ -40,7 +40,7 @@ pub struct Datagram {
 pub enum SendError {
     /// A frame with no bytes: no WebSocket frame is empty.
     #[error("empty frame for {0:?}")]
-    EmptyFrame(super::records::Target),
+    EmptyFrame(Target),
     /// A frame above the peers' reassembly limit.
     #[error("frame of {len} bytes exceeds the cluster's max_message of {max}")]
     FrameTooLarge {
@@ -48,6 +48,19 @@ pub enum SendError {
         len: usize,
         /// `max_message`.
         max: usize,
+    },
+    /// A deliver item aimed at [`Target::Submit`], which only fragments of a
+    /// submit carry.
+    #[error("a deliver item cannot target a submit")]
+    SubmitTarget,
+    /// An empty forwarded message or reply, or a reply larger than one
+    /// datagram body (replies are short and never fragmented).
+    #[error("forwarded item of {len} bytes is empty or does not fit one datagram body ({cap})")]
+    Unforwardable {
+        /// The item's encoded size.
+        len: usize,
+        /// The largest body.
+        cap: usize,
     },
     /// A heartbeat listing more nodes than one datagram holds.
     #[error("heartbeat of {len} bytes exceeds one datagram body ({cap})")]
@@ -103,7 +116,19 @@ impl Outbox {
         now: u64,
         out: &mut Vec<Datagram>,
     ) -> Result<(), SendError> {
+        if let Item::Submit(s) = &item {
+            if !s.payload.is_empty() && item.encoded_len() > self.settings.body_cap() {
+                let whole = DeliverItem {
+                    target: Target::Submit(s.sender),
+                    frame: s.whole(),
+                };
+                return self.fragment(peer, &whole, out);
+            }
+        }
         if let Item::Deliver(d) = &item {
+            if let Target::Submit(_) = d.target {
+                return Err(SendError::SubmitTarget);
+            }
             if d.frame.is_empty() {
                 return Err(SendError::EmptyFrame(d.target));
             }
@@ -112,6 +137,15 @@ impl Outbox {
             }
         }
         let cap = self.settings.body_cap();
+        let empty = match &item {
+            Item::Submit(s) => s.payload.is_empty(),
+            Item::Reply(r) => r.frame.is_empty(),
+            _ => false,
+        };
+        if empty || item.encoded_len() > cap {
+            let len = item.encoded_len();
+            return Err(SendError::Unforwardable { len, cap });
+        }
         let link = link(&mut self.links, peer, self.settings.history);
         if link.open.as_ref().is_some_and(|b| !b.fits(&item, cap)) {
             let batch = link.open.take().expect("checked");

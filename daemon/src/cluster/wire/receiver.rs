@@ -24,10 +24,11 @@ use super::body::Body;
 use super::control::{Heartbeat, Nack, SeqRange};
 use super::deliver::{DeliverItem, Items};
 use super::drop_reason::DropReason;
+use super::forward::{Reply, Submit};
 use super::header::NodeId;
 use super::mac::Key;
 use super::reassembly::Reassembly;
-use super::records::{Membership, Presence};
+use super::records::{Membership, Presence, Target};
 use super::seal::open;
 use super::settings::{Settings, SettingsError};
 use super::window::Window;
@@ -49,6 +50,10 @@ pub enum Payload {
     Heartbeat(Heartbeat),
     /// The peer asks for resends: answer with [`Outbox::resend`](super::Outbox::resend).
     Nack(Nack),
+    /// Client messages the peer forwarded to this node, their owner's.
+    Submit(Vec<Submit>),
+    /// Acks and errors for this node's connections.
+    Reply(Vec<Reply>),
 }
 
 /// An accepted datagram and what it revealed.
@@ -173,7 +178,13 @@ impl Receiver {
             Body::Membership(m) => Payload::Membership(m),
             Body::Heartbeat(hb) => Payload::Heartbeat(hb),
             Body::Nack(n) => Payload::Nack(n),
+            Body::Submit(s) => Payload::Submit(s),
+            Body::Reply(r) => Payload::Reply(r),
             Body::Fragment(f) => match self.reassembly.add(h.sender, h.incarnation, f, now)? {
+                Some(DeliverItem {
+                    target: Target::Submit(sender),
+                    frame,
+                }) => Payload::Submit(vec![Submit::from_whole(sender, frame)?]),
                 Some(item) => Payload::Frame(item),
                 None => Payload::Pending,
             },

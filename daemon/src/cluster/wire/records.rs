@@ -14,6 +14,10 @@ pub enum Target {
     User(i64),
     /// The members of one group connected to the receiving node.
     Group(i64),
+    /// Only in fragments: the reassembled bytes are a forwarded message of
+    /// user `id` (see [`Submit::whole`](super::Submit::whole)); never in a
+    /// deliver body.
+    Submit(i64),
 }
 
 impl Target {
@@ -24,6 +28,7 @@ impl Target {
         let (kind, id) = match *self {
             Target::User(id) => (0u8, id),
             Target::Group(id) => (1, id),
+            Target::Submit(id) => (2, id),
         };
         out.put_u8(kind);
         out.put_i64(id);
@@ -35,6 +40,7 @@ impl Target {
         match kind {
             0 => Ok(Target::User(id)),
             1 => Ok(Target::Group(id)),
+            2 => Ok(Target::Submit(id)),
             _ => Err(DropReason::Malformed),
         }
     }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 
 use crate::cluster::wire::{
     Datagram, DeliverItem, Heartbeat, Item, Key, Membership, Nack, NodeId, Outbox, Payload,
-    Presence, Receiver, Sealer, Settings,
+    Presence, Receiver, Reply, Sealer, Settings, Submit,
 };
 
 use super::liveness::{Change, Liveness};
@@ -28,6 +28,11 @@ pub trait Inbound {
     fn presence(&mut self, from: NodeId, record: Presence);
     /// A membership change reported by node `from`.
     fn membership(&mut self, from: NodeId, record: Membership);
+    /// A client's message node `from` forwarded to this node, the owner of
+    /// its recipient.
+    fn submit(&mut self, from: NodeId, submit: Submit);
+    /// An ack or error for one of this node's connections.
+    fn reply(&mut self, reply: Reply);
 }
 
 /// Timing of heartbeats and of the down verdict.
@@ -157,6 +162,14 @@ impl Engine {
                 records
                     .into_iter()
                     .for_each(|r| inbound.membership(a.from, r));
+            }
+            Payload::Submit(submits) => {
+                self.stats.items_in.fetch_add(submits.len() as u64, Relaxed);
+                submits.into_iter().for_each(|s| inbound.submit(a.from, s));
+            }
+            Payload::Reply(replies) => {
+                self.stats.items_in.fetch_add(replies.len() as u64, Relaxed);
+                replies.into_iter().for_each(|r| inbound.reply(r));
             }
             Payload::Heartbeat(hb) => self.heartbeat_from(a.from, &hb),
             Payload::Nack(nack) => self.answer(a.from, &nack, out),

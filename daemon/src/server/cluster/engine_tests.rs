@@ -8,6 +8,8 @@ use crate::cluster::Ring;
 struct Got {
     frames: Vec<DeliverItem>,
     presence: Vec<(NodeId, Presence)>,
+    submits: Vec<(NodeId, Submit)>,
+    replies: Vec<Reply>,
 }
 
 impl Inbound for Got {
@@ -18,6 +20,12 @@ impl Inbound for Got {
         self.presence.push((from, record));
     }
     fn membership(&mut self, _: NodeId, _: Membership) {}
+    fn submit(&mut self, from: NodeId, s: Submit) {
+        self.submits.push((from, s));
+    }
+    fn reply(&mut self, r: Reply) {
+        self.replies.push(r);
+    }
 }
 
 struct Node {
@@ -184,4 +192,49 @@ fn presence_records_reach_the_inbound_hook_with_their_sender() {
     a.engine.due(0, &mut out);
     carry(out, &mut b, 0, &mut got);
     assert_eq!(got.presence, vec![(1, p)]);
+}
+
+#[test]
+fn a_submit_and_its_reply_reach_the_other_side_and_a_large_submit_arrives_whole() {
+    let (mut a, mut b) = (node(0), node(1));
+    let conn = crate::cluster::wire::ConnTag {
+        core: 1,
+        key: 5,
+        id: 77,
+    };
+    let submit = Submit {
+        sender: 11,
+        conn,
+        payload: Bytes::from_static(br#"{"cmd":10,"dstid":12,"id":1}"#),
+    };
+    let mut out = Vec::new();
+    a.engine.push(2, Item::Submit(submit.clone()), 0, &mut out);
+    a.engine.due(0, &mut out);
+    let mut got = Got::default();
+    carry(out, &mut b, 0, &mut got);
+    assert_eq!(got.submits, vec![(1, submit)]);
+    let reply = Reply {
+        conn,
+        frame: Bytes::from_static(b"\x81\x02{}"),
+    };
+    let mut out = Vec::new();
+    b.engine.push(1, Item::Reply(reply.clone()), 0, &mut out);
+    b.engine.due(0, &mut out);
+    let mut got = Got::default();
+    carry(out, &mut a, 0, &mut got);
+    assert_eq!(got.replies, vec![reply]);
+
+    let big = Submit {
+        sender: 11,
+        conn,
+        payload: Bytes::from(vec![b' '; 5_000]),
+    };
+    let mut out = Vec::new();
+    a.engine.push(2, Item::Submit(big.clone()), 0, &mut out);
+    a.engine.due(0, &mut out);
+    assert!(out.len() > 3, "fragmented, not truncated");
+    let mut got = Got::default();
+    carry(out, &mut b, 0, &mut got);
+    assert_eq!(got.submits, vec![(1, big)]);
+    assert_eq!(a.stats.send_errors.load(Relaxed), 0);
 }

@@ -1,5 +1,6 @@
-//! Where received items go until the routing step takes over: frames to the
-//! local connections of their user or group, through the cores' inboxes.
+//! Where received items go: frames to the local connections of their user
+//! or group, through the cores' inboxes; forwarded single messages and
+//! their replies to [`crate::server::forward`].
 //!
 //! Presence and membership records are counted (in the engine) and logged
 //! here; the presence registry and the membership sync are the routing
@@ -7,20 +8,13 @@
 
 use std::rc::Rc;
 
-use crate::cluster::wire::{DeliverItem, Membership, NodeId, Presence, Target};
+use crate::cluster::wire::{DeliverItem, Membership, NodeId, Presence, Reply, Submit, Target};
 use crate::route::core_of;
 use crate::server::core::Core;
 use crate::server::inbox::CoreMsg;
-use crate::shard::ConnRef;
+use crate::server::origin::NOBODY;
 
 use super::engine::Inbound;
-
-/// A connection reference no connection has: a fanout that excludes nobody.
-const NOBODY: ConnRef = ConnRef {
-    core: u16::MAX,
-    key: u32::MAX,
-    id: u32::MAX,
-};
 
 /// Hands received frames to the cores of the cluster task's runtime.
 pub struct ToCores {
@@ -45,6 +39,10 @@ impl Inbound for ToCores {
                     frame: item.frame,
                 },
             ),
+            Target::Submit(sender) => {
+                // The receiver hands these out as submits, never as frames.
+                tracing::warn!(sender, "a submit target in a deliver item; dropped");
+            }
             // A group's local members may be on any core.
             Target::Group(gid) => {
                 for c in 0..cores {
@@ -70,6 +68,14 @@ impl Inbound for ToCores {
             online = record.online,
             "presence record (not routed yet)"
         );
+    }
+
+    fn submit(&mut self, from: NodeId, submit: Submit) {
+        crate::server::forward::submitted(&self.core, from, submit);
+    }
+
+    fn reply(&mut self, reply: Reply) {
+        crate::server::forward::replied(&self.core, reply);
     }
 
     fn membership(&mut self, from: NodeId, record: Membership) {

@@ -68,6 +68,12 @@ impl Cluster {
         self.view.owner_of(uid)
     }
 
+    /// The node that keeps user `uid`'s inbox, by the configuration (see
+    /// [`View::home_of`]).
+    pub fn home_of(&self, uid: i64) -> Owner {
+        self.view.home_of(uid)
+    }
+
     /// This node's id.
     pub fn me(&self) -> NodeId {
         self.view.me()

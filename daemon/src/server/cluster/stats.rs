@@ -58,6 +58,13 @@ pub struct Stats {
     pub config_mismatches: AtomicU64,
     /// Peers seen coming up or going down.
     pub view_changes: AtomicU64,
+    /// Single messages forwarded to their recipient's owner node.
+    pub forwarded: AtomicU64,
+    /// Single messages other nodes forwarded here, their recipient's owner.
+    pub submits_in: AtomicU64,
+    /// Single messages refused with 503 because the recipient's owner node
+    /// is down (or no node is up for it).
+    pub owner_down: AtomicU64,
 }
 
 impl Stats {
@@ -79,6 +86,9 @@ impl Stats {
             send_errors: AtomicU64::new(0),
             config_mismatches: AtomicU64::new(0),
             view_changes: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+            submits_in: AtomicU64::new(0),
+            owner_down: AtomicU64::new(0),
         }
     }
 
@@ -173,7 +183,7 @@ impl Stats {
                 n.load(Relaxed)
             );
         }
-        let totals: [(&str, &str, &AtomicU64); 12] = [
+        let totals: [(&str, &str, &AtomicU64); 15] = [
             ("imedge_cluster_received_total", "Datagrams received on the cluster socket, whatever became of them.", &self.received),
             ("imedge_cluster_items_out_total", "Items (frames, presence, membership records) queued for peers.", &self.items_out),
             ("imedge_cluster_items_in_total", "Items received in accepted datagrams.", &self.items_in),
@@ -186,6 +196,9 @@ impl Stats {
             ("imedge_cluster_send_errors_total", "Datagrams the socket refused and items the datagram layer refused.", &self.send_errors),
             ("imedge_cluster_config_mismatches_total", "Heartbeats from a node whose cluster configuration differs.", &self.config_mismatches),
             ("imedge_cluster_view_changes_total", "Peers seen coming up or going down.", &self.view_changes),
+            ("imedge_cluster_forwarded_total", "Single messages forwarded to their recipient's owner node.", &self.forwarded),
+            ("imedge_cluster_submits_in_total", "Single messages other nodes forwarded to this node, their recipient's owner.", &self.submits_in),
+            ("imedge_cluster_owner_down_total", "Single messages refused with 503: the recipient's owner node is down.", &self.owner_down),
         ];
         for (name, help, n) in totals {
             head(out, name, help, "counter");

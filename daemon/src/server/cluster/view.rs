@@ -79,6 +79,19 @@ impl View {
         }
     }
 
+    /// The node that owns `uid` by the configuration alone (nginx's pick
+    /// walking past `down` servers only), whatever this node hears: the
+    /// node that keeps the user's inbox sequence.
+    pub fn home_of(&self, uid: i64) -> Owner {
+        let mut text = itoa::Buffer::new();
+        let key = text.format(uid).as_bytes();
+        match self.ring.owner_with(key, |_| true) {
+            Some(i) if i == self.me => Owner::Local,
+            Some(i) => Owner::Node(self.ids[i]),
+            None => Owner::Nobody,
+        }
+    }
+
     /// How many of the uids `1..=n` each node owns under the current view,
     /// in configuration order (for `/metrics`: a ring change shows there).
     pub fn shares(&self, n: i64) -> Vec<u64> {

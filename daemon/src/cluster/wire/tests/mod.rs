@@ -8,6 +8,7 @@ use super::*;
 
 mod batching;
 mod drops;
+mod forwarding;
 mod fragments;
 mod property;
 mod repair;
@@ -45,7 +46,7 @@ fn frame(tag: u32, len: usize) -> Bytes {
 
 fn id(t: Target) -> i64 {
     match t {
-        Target::User(id) | Target::Group(id) => id,
+        Target::User(id) | Target::Group(id) | Target::Submit(id) => id,
     }
 }
 
