@@ -38,7 +38,7 @@ pub fn spawn(core: Rc<Core>, stream: TcpStream, uid: i64, hello: Bytes, pending:
 
 /// Serves one upgraded connection of `uid` on its owning core until it closes.
 /// `hello` (the 101 answer) goes out first, after the connection is registered.
-pub async fn serve(
+async fn serve(
     core: Rc<Core>,
     stream: TcpStream,
     uid: i64,
