@@ -38,13 +38,7 @@ pub fn spawn(core: Rc<Core>, stream: TcpStream, uid: i64, hello: Bytes, pending:
 
 /// Serves one upgraded connection of `uid` on its owning core until it closes.
 /// `hello` (the 101 answer) goes out first, after the connection is registered.
-async fn serve(
-    core: Rc<Core>,
-    stream: TcpStream,
-    uid: i64,
-    hello: Bytes,
-    mut pending: Vec<u8>,
-) {
+async fn serve(core: Rc<Core>, stream: TcpStream, uid: i64, hello: Bytes, mut pending: Vec<u8>) {
     let stream = Rc::new(stream);
     let fd = stream.as_raw_fd();
     // The handshake made the user known to the store: messages to it need
