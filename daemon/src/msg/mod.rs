@@ -17,7 +17,7 @@ mod sync;
 mod tape;
 
 pub use envelope::{parse, Cmd, Envelope, Reject};
-pub use reply::{ack_frame, error_frame, sync_done_frame};
+pub use reply::{ack_frame, error_frame, read_reply, sync_done_frame, ReplyOf};
 pub use stamp::stamped_frame;
 pub use sync::SyncRequest;
 

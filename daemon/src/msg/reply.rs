@@ -39,6 +39,53 @@ pub fn error_frame(id: i64, code: u16, msg: &str) -> Bytes {
     finish(OpCode::Text, buf)
 }
 
+/// An ack or error frame of [`ack_frame`] or [`error_frame`], read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplyOf {
+    /// The message id it answers.
+    pub id: i64,
+    /// `Some((seq, ts))` for an ack, `None` for an error.
+    pub acked: Option<(u64, i64)>,
+}
+
+/// Reads back an ack or error frame this server wrote (a node that
+/// forwarded a message learns its fate from the frame the owner sent);
+/// `None` for anything else.
+pub fn read_reply(frame: &[u8]) -> Option<ReplyOf> {
+    let head = match frame.get(1)? & 0x7f {
+        126 => 4,
+        127 => 10,
+        _ => 2,
+    };
+    let text = frame.get(head..)?;
+    let (acked, rest) = if let Some(r) = text.strip_prefix(b"{\"cmd\":20,\"id\":") {
+        (true, r)
+    } else {
+        (false, text.strip_prefix(b"{\"cmd\":21,\"id\":")?)
+    };
+    let (id, rest) = leading_int(rest)?;
+    if !acked {
+        return Some(ReplyOf { id, acked: None });
+    }
+    let (seq, rest) = leading_int(rest.strip_prefix(b",\"seq\":")?)?;
+    let (ts, _) = leading_int(rest.strip_prefix(b",\"ts\":")?)?;
+    Some(ReplyOf {
+        id,
+        acked: Some((u64::try_from(seq).ok()?, ts)),
+    })
+}
+
+/// The integer at the start of `s` and what follows it.
+fn leading_int(s: &[u8]) -> Option<(i64, &[u8])> {
+    let digits = usize::from(s.first() == Some(&b'-'))
+        + s.iter()
+            .skip(usize::from(s.first() == Some(&b'-')))
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+    let n = std::str::from_utf8(&s[..digits]).ok()?.parse().ok()?;
+    Some((n, &s[digits..]))
+}
+
 /// `{"cmd":31,"id":<id>,"inbox":<inbox>,"groups":{"<gid>":<seq>,...}}`,
 /// plus `,"truncated":true` when retention dropped asked-for messages: the
 /// end of a sync replay or of the offline push. One allocation.
@@ -112,5 +159,22 @@ mod tests {
         use simd_json::prelude::*;
         assert_eq!(v["groups"].as_object().unwrap().len(), 1024);
         assert_eq!(v["truncated"].as_bool(), Some(true));
+    }
+
+    #[test]
+    fn acks_and_errors_read_back_as_written() {
+        let ack = ack_frame(-42, 7, 1_700_000_000_123);
+        assert_eq!(
+            read_reply(&ack),
+            Some(ReplyOf {
+                id: -42,
+                acked: Some((7, 1_700_000_000_123))
+            })
+        );
+        let err = error_frame(9, 503, &"x".repeat(200));
+        assert_eq!(read_reply(&err), Some(ReplyOf { id: 9, acked: None }));
+        let done = sync_done_frame(1, 2, &[], false);
+        assert_eq!(read_reply(&done), None);
+        assert_eq!(read_reply(b""), None);
     }
 }

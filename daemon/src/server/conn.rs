@@ -12,7 +12,7 @@ use bytes::Bytes;
 use monoio::net::TcpStream;
 
 use super::core::Core;
-use super::{dispatch, sync, sys};
+use super::{dispatch, presence, sync, sys};
 use crate::shard::{ConnRef, TokenBucket};
 use crate::ws::decode::{Decoder, MessageKind, Payload, Role, Step};
 use crate::ws::{close as code, encode};
@@ -76,6 +76,7 @@ async fn serve(core: Rc<Core>, stream: TcpStream, uid: i64, hello: Bytes, mut pe
     for (gid, joined) in core.setup_done(uid) {
         core.membership(uid, gid, joined);
     }
+    presence::announce(&core);
     core.push(r, hello);
     if first {
         // Its own task: frames for the connection wait behind it from now on.
@@ -108,6 +109,8 @@ async fn serve(core: Rc<Core>, stream: TcpStream, uid: i64, hello: Bytes, mut pe
     // Flush a close echo still queued before the entry (and its queue) goes.
     core.flush_key(r.key);
     let removed = core.shard.borrow_mut().remove(r);
+    presence::announce(&core);
+    core.awaiting.borrow_mut().closed(r);
     core.end_replay(r);
     if let Some(c) = removed {
         if c.live.closing_since_ms.is_none() {

@@ -12,15 +12,17 @@ use bytes::Bytes;
 use monoio::net::TcpStream;
 use slab::Slab;
 
+use super::awaiting::Awaiting;
 use super::gate::{Inbound, Waiting, MAX_WAITING, MAX_WAITING_BYTES};
 use super::held::Held;
 use super::inbox::CoreMsg;
 use super::known::Known;
 use super::numbering::{Numbering, Show};
 use super::origin::Origin;
+use super::presence::{self, Registry};
 use super::shared::{unix_ms, Shared};
 use super::{sys, write};
-use crate::cluster::wire::{Item, Reply};
+use crate::cluster::wire::{Item, Reply, Target};
 use crate::metrics::CoreCounters;
 use crate::shard::{ConnRef, Shard};
 use crate::store::{Appended, LogKey, StoreError, Ticket};
@@ -89,6 +91,11 @@ pub struct Core {
     setups: RefCell<FastMap<i64, Setup>>,
     /// Acks waiting for the store to make their message durable, by ticket.
     acks: RefCell<FastMap<u64, PendingAck>>,
+    /// Messages this core's connections sent that another node keeps,
+    /// waiting for its answer.
+    pub awaiting: RefCell<Awaiting>,
+    /// The other nodes with connections for the users and groups this core keeps.
+    pub registry: RefCell<Registry>,
     next_ticket: Cell<u64>,
 }
 
@@ -127,6 +134,8 @@ impl Core {
             saving: RefCell::new(FastMap::default()),
             setups: RefCell::new(FastMap::default()),
             acks: RefCell::new(FastMap::default()),
+            awaiting: RefCell::new(Awaiting::default()),
+            registry: RefCell::new(Registry::default()),
             delivered: RefCell::new(FastMap::default()),
             next_ticket: Cell::new(0),
             outbox: RefCell::new((0..shared.cores()).map(|_| Vec::new()).collect()),
@@ -329,6 +338,25 @@ impl Core {
         &self.shared.metrics.cores[self.id]
     }
 
+    /// Stops numbering the logs another node keeps now (a peer came up or
+    /// went down): when this node keeps one again, it reads the log's last
+    /// seq from the store rather than trust what it knew.
+    pub fn forget_logs_moved(&self) {
+        let Some(cluster) = &self.shared.cluster else {
+            return;
+        };
+        self.seqs.borrow_mut().retain(|log, n| {
+            let id = match *log {
+                LogKey::Inbox(id) | LogKey::Group(id) => id,
+            };
+            let kept = cluster.keeper_of(id) == super::cluster::Owner::Local;
+            if !kept {
+                self.shared.store.hand_over(*log, n.last);
+            }
+            kept
+        });
+    }
+
     /// Whether this core numbers `log` already (knows its last seq).
     pub fn numbered(&self, log: LogKey) -> bool {
         self.seqs.borrow().contains_key(&log)
@@ -353,11 +381,16 @@ impl Core {
     /// makes one due (see [`super::numbering`]); an error means `seq` must
     /// not be taken.
     pub fn reserve_for(&self, log: LogKey, seq: u64) -> Result<(), StoreError> {
-        let Some(upto) = self.seqs.borrow().get(&log).and_then(|n| n.due(seq)) else {
+        let Some((after, upto)) = self
+            .seqs
+            .borrow()
+            .get(&log)
+            .and_then(|n| Some((n.asked, n.due(seq)?)))
+        else {
             return Ok(());
         };
         let ticket = self.ticket();
-        let answer = self.shared.store.reserve(log, upto, ticket)?;
+        let answer = self.shared.store.reserve(log, after, upto, ticket)?;
         let ready = {
             let mut seqs = self.seqs.borrow_mut();
             let Some(n) = seqs.get_mut(&log) else {
@@ -403,8 +436,15 @@ impl Core {
                 if self.push_user(uid, &frame, Some(seq)) {
                     self.mark_delivered(uid, seq);
                 }
+                presence::relay(self, Target::User(uid), &frame, None);
             }
-            Show::Room { gid, frame, except } => {
+            Show::Room {
+                gid,
+                frame,
+                except,
+                skip,
+            } => {
+                presence::relay(self, Target::Group(gid), &frame, skip);
                 for c in 0..self.shared.cores() {
                     if c == self.id {
                         self.fanout(gid, &frame, except, Some(seq));

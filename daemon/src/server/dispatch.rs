@@ -42,7 +42,7 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
     match env.cmd {
         Cmd::Heartbeat => {}
         Cmd::Single => {
-            if !forward::local_inbox(core, from, uid, &env, payload) {
+            if !forward::local_log(core, from, uid, &env, payload) {
                 return;
             }
             let owner = core_of(env.dstid, core.shared.cores());
@@ -63,6 +63,9 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
             }
         }
         Cmd::Room => {
+            if !forward::local_log(core, from, uid, &env, payload) {
+                return;
+            }
             let owner = core_of(env.dstid, core.shared.cores());
             if owner == core.id {
                 let log = LogKey::Group(env.dstid);
@@ -72,7 +75,7 @@ pub fn message(core: &Rc<Core>, from: ConnRef, uid: i64, payload: &[u8]) {
                 core.send(
                     owner,
                     CoreMsg::Room {
-                        from,
+                        from: from.into(),
                         sender: uid,
                         env,
                         payload,
@@ -122,6 +125,7 @@ pub fn accept(
             gid,
             frame,
             except: from.local_or_nobody(),
+            skip: from.node(),
         },
     };
     core.show(a.log, a.seq, show);

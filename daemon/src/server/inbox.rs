@@ -8,7 +8,7 @@ use bytes::Bytes;
 use super::core::Core;
 use super::gate::{self, Payload};
 use super::origin::Origin;
-use super::{conn, sys};
+use super::{conn, forward, presence, sys};
 use crate::msg::Envelope;
 use crate::route::core_of;
 use crate::shard::ConnRef;
@@ -44,8 +44,9 @@ pub enum CoreMsg {
     },
     /// A room message for a group whose sequence this core keeps.
     Room {
-        /// The sending connection (for the ack or error).
-        from: ConnRef,
+        /// The sending connection (for the ack or error), here or on the
+        /// peer that forwarded it.
+        from: Origin,
         /// The authenticated sender.
         sender: i64,
         /// The parsed envelope.
@@ -96,6 +97,28 @@ pub enum CoreMsg {
         gid: i64,
         /// The user who left.
         uid: i64,
+    },
+    /// A keeper node's answer to a message a connection of this core forwarded.
+    Replied {
+        /// The connection.
+        to: ConnRef,
+        /// The ack or error frame.
+        frame: Bytes,
+    },
+    /// Node `from` has (or no longer has) connections for a user or group
+    /// this core keeps.
+    Presence {
+        /// The node.
+        from: crate::cluster::wire::NodeId,
+        /// The record.
+        record: crate::cluster::wire::Presence,
+    },
+    /// A peer came up or went down (a restart is both).
+    Peer {
+        /// The peer.
+        node: crate::cluster::wire::NodeId,
+        /// Up now.
+        up: bool,
     },
     /// Begin the graceful drain.
     Drain,
@@ -174,7 +197,7 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             payload,
         } => {
             let log = LogKey::Group(env.dstid);
-            gate::admit(core, log, from.into(), sender, env, Payload::Owned(payload))
+            gate::admit(core, log, from, sender, env, Payload::Owned(payload))
         }
         CoreMsg::Fanout {
             gid,
@@ -193,6 +216,7 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             done,
         } => {
             core.membership(uid, gid, joined);
+            presence::announce(core);
             if !joined {
                 // Sent before the API answers the leave, so the group's core
                 // refuses the user's next room message (see `known`).
@@ -206,6 +230,9 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             let _ = done.send(());
         }
         CoreMsg::Forget { gid, uid } => core.known.borrow_mut().forget_member(gid, uid),
+        CoreMsg::Replied { to, frame } => forward::answer(core, to, frame),
+        CoreMsg::Presence { from, record } => presence::received(core, from, record),
+        CoreMsg::Peer { node, up } => presence::peer_changed(core, node, up),
         CoreMsg::Drain => core.drain(),
         CoreMsg::Durable(done) => core.durable(done),
         CoreMsg::Batch(batch) => {

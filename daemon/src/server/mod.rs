@@ -3,6 +3,7 @@
 
 mod accept;
 mod api;
+mod awaiting;
 pub mod cluster;
 mod conn;
 pub mod core;
@@ -16,6 +17,7 @@ mod known;
 pub mod numbering;
 pub mod origin;
 mod pager;
+mod presence;
 mod replaying;
 mod routes;
 pub mod shared;
@@ -139,6 +141,7 @@ pub fn run(
     }
     let left = shared.ws_conns.load(Relaxed);
     tracing::info!(left, "drain finished");
+    shared.store.close(Duration::from_secs(5));
     Ok(())
 }
 

@@ -40,6 +40,9 @@ pub enum Show {
         frame: Bytes,
         /// The sending connection, which does not get its own message.
         except: ConnRef,
+        /// The node that forwarded the message, which shows it to its own
+        /// members itself (see [`crate::server::forward::answer`]).
+        skip: Option<crate::cluster::wire::NodeId>,
     },
 }
 

@@ -35,6 +35,16 @@ impl Origin {
     }
 }
 
+impl Origin {
+    /// The peer that forwarded the message, if one did.
+    pub fn node(&self) -> Option<NodeId> {
+        match *self {
+            Origin::Local(_) => None,
+            Origin::Peer { node, .. } => Some(node),
+        }
+    }
+}
+
 impl From<ConnRef> for Origin {
     fn from(c: ConnRef) -> Origin {
         Origin::Local(c)

@@ -69,6 +69,7 @@ fn sweep(core: &Rc<Core>, now: u64) {
     for fd in dead {
         sys::shutdown(fd);
     }
+    super::forward::expire(core, now);
     for (_, p) in core.handshakes.borrow_mut().iter_mut() {
         if now >= p.deadline_ms {
             p.deadline_ms = u64::MAX;

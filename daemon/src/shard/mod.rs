@@ -9,4 +9,4 @@ pub mod table;
 pub use bucket::TokenBucket;
 pub use outq::{OutQueue, Overflow};
 pub use sweep::{Liveness, Verdict};
-pub use table::{Conn, ConnRef, Shard};
+pub use table::{Conn, ConnRef, Present, Shard};

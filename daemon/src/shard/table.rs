@@ -41,6 +41,16 @@ pub struct Conn<H> {
     pub write_blocked: bool,
 }
 
+/// A user or a group with connections on this core: what a cluster node
+/// tells the owner of each, so the owner forwards their frames here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Present {
+    /// A user with a connection here.
+    User(i64),
+    /// A group with a member connected here.
+    Group(i64),
+}
+
 /// One core's connections and indexes.
 pub struct Shard<H> {
     core: u16,
@@ -48,15 +58,21 @@ pub struct Shard<H> {
     by_uid: FastMap<i64, Vec<u32>>,
     by_gid: FastMap<i64, Vec<u32>>,
     next_id: u32,
+    /// Users and groups that gained their first or lost their last
+    /// connection here, in order, until taken (see [`Shard::take_changes`]).
+    changes: Vec<(Present, bool)>,
 }
 
-fn remove_key(map: &mut FastMap<i64, Vec<u32>>, k: i64, key: u32) {
+/// Removes `key` from `k`'s entry; true if that emptied (and dropped) it.
+fn remove_key(map: &mut FastMap<i64, Vec<u32>>, k: i64, key: u32) -> bool {
     if let Some(v) = map.get_mut(&k) {
         v.retain(|&x| x != key);
         if v.is_empty() {
             map.remove(&k);
+            return true;
         }
     }
+    false
 }
 
 impl<H> Shard<H> {
@@ -68,6 +84,7 @@ impl<H> Shard<H> {
             by_uid: FastMap::default(),
             by_gid: FastMap::default(),
             next_id: 0,
+            changes: Vec::new(),
         }
     }
 
@@ -93,7 +110,11 @@ impl<H> Shard<H> {
             dirty: false,
             write_blocked: false,
         }) as u32;
-        self.by_uid.entry(uid).or_default().push(key);
+        let keys = self.by_uid.entry(uid).or_default();
+        keys.push(key);
+        if keys.len() == 1 {
+            self.changes.push((Present::User(uid), true));
+        }
         for g in groups {
             self.index_group(key, g);
         }
@@ -108,7 +129,11 @@ impl<H> Shard<H> {
         let c = &mut self.conns[key as usize];
         if !c.groups.contains(&gid) {
             c.groups.push(gid);
-            self.by_gid.entry(gid).or_default().push(key);
+            let keys = self.by_gid.entry(gid).or_default();
+            keys.push(key);
+            if keys.len() == 1 {
+                self.changes.push((Present::Group(gid), true));
+            }
         }
     }
 
@@ -116,9 +141,13 @@ impl<H> Shard<H> {
     pub fn remove(&mut self, r: ConnRef) -> Option<Conn<H>> {
         self.get(r)?;
         let c = self.conns.remove(r.key as usize);
-        remove_key(&mut self.by_uid, c.uid, r.key);
+        if remove_key(&mut self.by_uid, c.uid, r.key) {
+            self.changes.push((Present::User(c.uid), false));
+        }
         for &g in &c.groups {
-            remove_key(&mut self.by_gid, g, r.key);
+            if remove_key(&mut self.by_gid, g, r.key) {
+                self.changes.push((Present::Group(g), false));
+            }
         }
         Some(c)
     }
@@ -173,8 +202,27 @@ impl<H> Shard<H> {
     pub fn leave(&mut self, uid: i64, gid: i64) {
         for key in self.user_keys(uid).to_vec() {
             self.conns[key as usize].groups.retain(|&g| g != gid);
-            remove_key(&mut self.by_gid, gid, key);
+            if remove_key(&mut self.by_gid, gid, key) {
+                self.changes.push((Present::Group(gid), false));
+            }
         }
+    }
+
+    /// The users and groups that gained their first (true) or lost their
+    /// last (false) connection here since the last call, in order.
+    pub fn take_changes(&mut self) -> Vec<(Present, bool)> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Every user and group with a connection here now.
+    pub fn present(&self) -> impl Iterator<Item = Present> + '_ {
+        let users = self.by_uid.keys().map(|&u| Present::User(u));
+        users.chain(self.by_gid.keys().map(|&g| Present::Group(g)))
+    }
+
+    /// Every user with a connection here, with its connections' keys.
+    pub fn users(&self) -> impl Iterator<Item = (i64, &[u32])> + '_ {
+        self.by_uid.iter().map(|(&u, k)| (u, k.as_slice()))
     }
 
     /// Number of connections.
@@ -239,5 +287,26 @@ mod tests {
         s.leave(1, 7);
         assert!(s.group_keys(7).is_empty());
         assert!(s.get(a).unwrap().groups.is_empty());
+    }
+
+    #[test]
+    fn first_and_last_connections_of_users_and_groups_are_reported_once() {
+        let mut s = shard();
+        let a = s.insert(1, (), vec![10], TokenBucket::new(1, 0), 0);
+        let b = s.insert(1, (), vec![10, 11], TokenBucket::new(1, 0), 0);
+        use Present::{Group, User};
+        assert_eq!(
+            s.take_changes(),
+            vec![(User(1), true), (Group(10), true), (Group(11), true)]
+        );
+        s.leave(1, 11);
+        s.remove(a).unwrap();
+        assert_eq!(s.take_changes(), vec![(Group(11), false)]);
+        let mut now: Vec<Present> = s.present().collect();
+        now.sort_by_key(|p| format!("{p:?}"));
+        assert_eq!(now, vec![Group(10), User(1)]);
+        s.remove(b).unwrap();
+        assert_eq!(s.take_changes(), vec![(User(1), false), (Group(10), false)]);
+        assert!(s.take_changes().is_empty());
     }
 }

@@ -3,6 +3,8 @@
 //! core's finished tickets in one call of the [`Notify`] callback.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Notify, StoreError, Ticket};
@@ -17,14 +19,64 @@ pub enum Next {
     Closed,
 }
 
+/// The store's side of an orderly stop: asks its thread to finish.
+pub struct Closer {
+    flag: Arc<AtomicBool>,
+    exited: flume::Receiver<()>,
+}
+
+/// The store thread's side of an orderly stop: moved into the thread, and
+/// dropped when it ends.
+pub struct Closing {
+    flag: Arc<AtomicBool>,
+    _alive: flume::Sender<()>,
+}
+
+/// A linked pair for one store thread.
+pub fn closer() -> (Closer, Closing) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let (alive, exited) = flume::bounded(1);
+    let closing = Closing {
+        flag: flag.clone(),
+        _alive: alive,
+    };
+    (Closer { flag, exited }, closing)
+}
+
+impl Closer {
+    /// Asks the thread to write what is queued and end (releasing its seq
+    /// reservations: see [`crate::store::Store::close`]), and waits for it
+    /// at most `limit`; false if it did not end in time.
+    pub fn close(&self, limit: Duration) -> bool {
+        self.flag.store(true, Ordering::Relaxed);
+        matches!(
+            self.exited.recv_timeout(limit),
+            Err(flume::RecvTimeoutError::Disconnected)
+        )
+    }
+}
+
+impl Closing {
+    fn requested(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+}
+
 /// Waits up to `wait` for a request, then takes whatever else is queued,
-/// up to `max` in all, into `batch`.
+/// up to `max` in all, into `batch`. [`Next::Closed`] once every sender is
+/// gone, or once a close is asked and the queue is empty.
 pub fn next_batch<T>(
     rx: &flume::Receiver<T>,
     wait: Duration,
     max: usize,
     batch: &mut Vec<T>,
+    closing: &Closing,
 ) -> Next {
+    if closing.requested() && rx.is_empty() {
+        return Next::Closed;
+    }
+    // A close asked during the wait is seen within a tenth of a second.
+    let wait = wait.min(Duration::from_millis(100));
     match rx.recv_timeout(wait) {
         Ok(op) => batch.push(op),
         Err(flume::RecvTimeoutError::Timeout) => return Next::Idle,

@@ -66,3 +66,30 @@ pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 pub fn up(d: &Daemon, node: u16) -> f64 {
     d.metric(&format!("imedge_cluster_peer_up{{node=\"{node}\"}} "))
 }
+
+/// Starts node `id` of `config` with more flags (another store, say).
+pub fn node_with(config: &Path, id: u16, extra: &[&str]) -> Daemon {
+    let id = id.to_string();
+    let mut args = vec!["--config", config.to_str().unwrap(), "--node-id", &id];
+    args.extend_from_slice(extra);
+    start(&args)
+}
+
+/// The first `n` ids from 1000 up that node `id` (1-based) of the ring of
+/// `nodes` servers owns (users and groups are placed alike).
+pub fn owned_by(nodes: usize, id: usize, n: usize) -> Vec<i64> {
+    let servers: Vec<String> = (1..=nodes).map(server).collect();
+    let ring = imedge::cluster::Ring::parse(&servers).unwrap();
+    (1000u64..)
+        .filter(|&uid| ring.owner_of_uid(uid) == Some(id - 1))
+        .take(n)
+        .map(|uid| uid as i64)
+        .collect()
+}
+
+/// The node (1-based) that owns `id` on the ring of `nodes` servers.
+pub fn owner(nodes: usize, id: i64) -> usize {
+    let servers: Vec<String> = (1..=nodes).map(server).collect();
+    let ring = imedge::cluster::Ring::parse(&servers).unwrap();
+    ring.owner_of_uid(id as u64).unwrap() + 1
+}

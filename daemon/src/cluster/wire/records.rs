@@ -4,7 +4,6 @@
 use bytes::BufMut;
 
 use super::drop_reason::DropReason;
-use super::header::NodeId;
 use super::reader::Reader;
 
 /// Who a frame is for.
@@ -46,32 +45,40 @@ impl Target {
     }
 }
 
-/// User `uid` came online or went offline on `node` (its presence registry
-/// entry at the owner node).
+/// The sending node's core `core` has connections for `target` (a user,
+/// or members of a group) now, or no longer: an entry of the presence
+/// registry kept by the target's owner node, which forwards the target's
+/// frames to every node with an entry. Per core, because a group's
+/// members are spread over a node's cores: the registry keeps a mask of
+/// cores per node, and setting or clearing a bit twice is harmless.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Presence {
-    /// The user.
-    pub uid: i64,
-    /// The node the user is connected to.
-    pub node: NodeId,
+    /// The user or group (never a submit target).
+    pub target: Target,
+    /// The sender's core whose connections changed.
+    pub core: u16,
     /// Online (true) or offline (false).
     pub online: bool,
 }
 
 impl Presence {
     /// Encoded size.
-    pub const LEN: usize = 13;
+    pub const LEN: usize = Target::LEN + 3;
 
     pub(super) fn put(&self, out: &mut impl BufMut) {
-        out.put_i64(self.uid);
-        out.put_u32(self.node);
+        self.target.put(out);
+        out.put_u16(self.core);
         out.put_u8(self.online.into());
     }
 
     pub(super) fn read(r: &mut Reader<'_>) -> Result<Presence, DropReason> {
+        let target = Target::read(r)?;
+        if let Target::Submit(_) = target {
+            return Err(DropReason::Malformed);
+        }
         Ok(Presence {
-            uid: r.i64()?,
-            node: r.u32()?,
+            target,
+            core: r.u16()?,
             online: r.flag()?,
         })
     }

@@ -5,9 +5,11 @@
 use bytes::BufMut;
 
 use super::{id_field, store_failure, text_field, Failure};
+use crate::cluster::wire::{Item, Membership};
 use crate::http::Fields;
 use crate::msg::json::{put_int, put_str};
 use crate::route::core_of;
+use crate::server::cluster::Owner;
 use crate::server::core::Core;
 use crate::server::inbox::CoreMsg;
 use crate::store::Group;
@@ -35,7 +37,22 @@ fn group_json(out: &mut Vec<u8>, g: &Group, members: Option<u64>) {
 }
 
 /// Re-indexes `uid`'s live connections on their core and waits until done.
+/// In a cluster, also tells the node keeping the group (whose membership
+/// cache must not outlive a leave) and the node owning the user (where its
+/// connections are) if those are other nodes.
 async fn reindex(core: &Core, uid: i64, gid: i64, joined: bool) {
+    if let Some(cluster) = &core.shared.cluster {
+        let mut told = None;
+        for owner in [cluster.keeper_of(gid), cluster.owner_of(uid)] {
+            if let Owner::Node(node) = owner {
+                if told != Some(node) {
+                    let record = Membership { uid, gid, joined };
+                    cluster.send(node, Item::Membership(record));
+                    told = Some(node);
+                }
+            }
+        }
+    }
     let (done, wait) = flume::bounded(1);
     let owner = core_of(uid, core.shared.cores());
     core.send(

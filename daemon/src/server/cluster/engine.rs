@@ -53,6 +53,10 @@ pub struct Engine {
     stats: Arc<Stats>,
     digest: u64,
     changes: Vec<Change>,
+    /// Peer changes not yet taken by [`Engine::take_events`].
+    events: Vec<Change>,
+    /// When (ms) every live peer has had the time to be heard.
+    settle_at: u64,
 }
 
 impl Engine {
@@ -79,6 +83,8 @@ impl Engine {
             stats,
             digest,
             changes: Vec::new(),
+            events: Vec::new(),
+            settle_at: timing.heartbeat_ms.saturating_mul(u64::from(timing.misses)),
         })
     }
 
@@ -135,6 +141,15 @@ impl Engine {
                 incarnation = a.incarnation,
                 "cluster peer restarted"
             );
+            // What this node told the peer's previous run is gone.
+            self.events.push(Change {
+                peer: a.from,
+                up: false,
+            });
+            self.events.push(Change {
+                peer: a.from,
+                up: true,
+            });
         }
         if let Some(gap) = a.gap {
             self.outbox.nack(a.from, a.incarnation, &[gap], out);
@@ -207,10 +222,21 @@ impl Engine {
         }
         self.changes = changes;
         self.receiver.expire(now);
+        if now >= self.settle_at && !self.view.settled() {
+            self.view.settle();
+            tracing::info!("cluster view settled");
+        }
+    }
+
+    /// The peers that came up, went down or restarted since the last call,
+    /// in order (a restart is a down then an up).
+    pub fn take_events(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.events)
     }
 
     fn apply(&mut self, change: Change) {
         self.view.set_up(change.peer, change.up);
+        self.events.push(change);
         self.stats.view_changes.fetch_add(1, Relaxed);
         tracing::info!(peer = change.peer, up = change.up, "cluster peer state");
     }

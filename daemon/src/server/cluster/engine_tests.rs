@@ -184,8 +184,8 @@ fn presence_records_reach_the_inbound_hook_with_their_sender() {
     let mut got = Got::default();
     let mut out = Vec::new();
     let p = Presence {
-        uid: 9,
-        node: 1,
+        target: crate::cluster::wire::Target::Group(9),
+        core: 1,
         online: true,
     };
     a.engine.push(2, Item::Presence(p), 0, &mut out);

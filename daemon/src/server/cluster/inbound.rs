@@ -1,10 +1,9 @@
 //! Where received items go: frames to the local connections of their user
-//! or group, through the cores' inboxes; forwarded single messages and
-//! their replies to [`crate::server::forward`].
-//!
-//! Presence and membership records are counted (in the engine) and logged
-//! here; the presence registry and the membership sync are the routing
-//! step's.
+//! or group, through the cores' inboxes; forwarded messages and their
+//! replies to [`crate::server::forward`]; presence records to the core
+//! keeping their user or group ([`crate::server::presence`]); membership
+//! changes to the group's core (its membership cache) and the user's core
+//! (its connections' group index); peer changes to every core.
 
 use std::rc::Rc;
 
@@ -61,13 +60,11 @@ impl Inbound for ToCores {
     }
 
     fn presence(&mut self, from: NodeId, record: Presence) {
-        tracing::debug!(
-            from,
-            uid = record.uid,
-            node = record.node,
-            online = record.online,
-            "presence record (not routed yet)"
-        );
+        let id = match record.target {
+            Target::User(id) | Target::Group(id) | Target::Submit(id) => id,
+        };
+        let to = core_of(id, self.core.shared.cores());
+        self.core.send(to, CoreMsg::Presence { from, record });
     }
 
     fn submit(&mut self, from: NodeId, submit: Submit) {
@@ -83,8 +80,29 @@ impl Inbound for ToCores {
             from,
             uid = record.uid,
             gid = record.gid,
-            joined = record.joined,
-            "membership record (not routed yet)"
+            "membership change"
         );
+        let cores = self.core.shared.cores();
+        // Nobody waits for this re-index: the node that changed the
+        // membership answered its API call already.
+        let (done, _) = flume::bounded(1);
+        self.core.send(
+            core_of(record.uid, cores),
+            CoreMsg::Membership {
+                uid: record.uid,
+                gid: record.gid,
+                joined: record.joined,
+                done,
+            },
+        );
+    }
+}
+
+impl ToCores {
+    /// Tells every core that `node` came up or went down.
+    pub fn peer(&mut self, node: NodeId, up: bool) {
+        for c in 0..self.core.shared.cores() {
+            self.core.send(c, CoreMsg::Peer { node, up });
+        }
     }
 }

@@ -60,9 +60,36 @@ pub struct Cluster {
     view: Arc<View>,
     stats: Arc<Stats>,
     tx: flume::Sender<Outgoing>,
+    /// Every node uses the same store (Redis): a down node's logs can be
+    /// numbered by the next one.
+    shared_store: bool,
 }
 
 impl Cluster {
+    /// The node that numbers the log of user or group `id` (both are
+    /// placed on the ring by their decimal id, as nginx places users).
+    ///
+    /// With a shared store, the live owner: when a node is down, the next
+    /// one on the ring takes its users and groups over, continuing their
+    /// sequences from the store (see [`crate::store::Store::reserve`] for
+    /// how two nodes that briefly both claim a log never reuse a seq).
+    /// Until the view has settled after start-up, and always when each
+    /// node has its own store, the owner by configuration: numbering
+    /// anywhere else would fork the sequence.
+    pub fn keeper_of(&self, id: i64) -> Owner {
+        if self.shared_store && self.view.settled() {
+            self.view.owner_of(id)
+        } else {
+            self.view.home_of(id)
+        }
+    }
+
+    /// Whether items may be sent to node `node` now: it is up, or not
+    /// judged yet (start-up).
+    pub fn reachable(&self, node: NodeId) -> bool {
+        self.view.is_up(node) || !self.view.settled()
+    }
+
     /// Where user `uid`'s messages go under the current live view.
     pub fn owner_of(&self, uid: i64) -> Owner {
         self.view.owner_of(uid)
@@ -149,7 +176,13 @@ pub fn start(config: &Config) -> anyhow::Result<Option<(Arc<Cluster>, Task)>> {
     );
     let (tx, rx) = flume::unbounded();
     tracing::info!(node = me_id, %bind, incarnation, "cluster socket bound");
-    let cluster = Arc::new(Cluster { view, stats, tx });
+    let shared_store = config.store.starts_with("redis");
+    let cluster = Arc::new(Cluster {
+        view,
+        stats,
+        tx,
+        shared_store,
+    });
     let task = Task {
         socket,
         rx,

@@ -58,8 +58,10 @@ pub struct Stats {
     pub config_mismatches: AtomicU64,
     /// Peers seen coming up or going down.
     pub view_changes: AtomicU64,
-    /// Single messages forwarded to their recipient's owner node.
+    /// Messages forwarded to the node keeping their log.
     pub forwarded: AtomicU64,
+    /// Forwarded messages answered with 503 here: no answer in time.
+    pub unanswered: AtomicU64,
     /// Single messages other nodes forwarded here, their recipient's owner.
     pub submits_in: AtomicU64,
     /// Single messages refused with 503 because the recipient's owner node
@@ -87,6 +89,7 @@ impl Stats {
             config_mismatches: AtomicU64::new(0),
             view_changes: AtomicU64::new(0),
             forwarded: AtomicU64::new(0),
+            unanswered: AtomicU64::new(0),
             submits_in: AtomicU64::new(0),
             owner_down: AtomicU64::new(0),
         }
@@ -183,7 +186,7 @@ impl Stats {
                 n.load(Relaxed)
             );
         }
-        let totals: [(&str, &str, &AtomicU64); 15] = [
+        let totals: [(&str, &str, &AtomicU64); 16] = [
             ("imedge_cluster_received_total", "Datagrams received on the cluster socket, whatever became of them.", &self.received),
             ("imedge_cluster_items_out_total", "Items (frames, presence, membership records) queued for peers.", &self.items_out),
             ("imedge_cluster_items_in_total", "Items received in accepted datagrams.", &self.items_in),
@@ -196,9 +199,10 @@ impl Stats {
             ("imedge_cluster_send_errors_total", "Datagrams the socket refused and items the datagram layer refused.", &self.send_errors),
             ("imedge_cluster_config_mismatches_total", "Heartbeats from a node whose cluster configuration differs.", &self.config_mismatches),
             ("imedge_cluster_view_changes_total", "Peers seen coming up or going down.", &self.view_changes),
-            ("imedge_cluster_forwarded_total", "Single messages forwarded to their recipient's owner node.", &self.forwarded),
-            ("imedge_cluster_submits_in_total", "Single messages other nodes forwarded to this node, their recipient's owner.", &self.submits_in),
-            ("imedge_cluster_owner_down_total", "Single messages refused with 503: the recipient's owner node is down.", &self.owner_down),
+            ("imedge_cluster_forwarded_total", "Messages (cmd 10 and 11) forwarded to the node keeping their log.", &self.forwarded),
+            ("imedge_cluster_unanswered_total", "Forwarded messages refused with 503 here: the keeping node did not answer in time.", &self.unanswered),
+            ("imedge_cluster_submits_in_total", "Messages other nodes forwarded to this node, the keeper of their log.", &self.submits_in),
+            ("imedge_cluster_owner_down_total", "Messages refused with 503: the node keeping their log is down.", &self.owner_down),
         ];
         for (name, help, n) in totals {
             head(out, name, help, "counter");

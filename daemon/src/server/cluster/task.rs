@@ -62,6 +62,9 @@ pub async fn run(core: Rc<Core>, task: Task) {
             engine.tick(t, &mut out);
             next_tick = t + heartbeat_ms;
         }
+        for change in engine.take_events() {
+            inbound.peer(change.peer, change.up);
+        }
         while transport.send_ready(&mut out).is_err() {
             // Socket buffer full: wait for room rather than drop.
             if udp.writable(false).await.is_err() {

@@ -29,6 +29,8 @@ pub struct View {
     ids: Vec<NodeId>,
     me: usize,
     up: Vec<AtomicBool>,
+    /// Set once every peer has had the time to be heard (see [`View::settled`]).
+    settled: AtomicBool,
 }
 
 impl View {
@@ -37,7 +39,25 @@ impl View {
     pub fn new(ring: Ring, ids: Vec<NodeId>, me: usize) -> View {
         assert_eq!(ring.servers().len(), ids.len(), "one id per server");
         let up = (0..ids.len()).map(|i| AtomicBool::new(i == me)).collect();
-        View { ring, ids, me, up }
+        View {
+            ring,
+            ids,
+            me,
+            up,
+            settled: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether this node has been up long enough to have heard every live
+    /// peer: until then "down" only means "not heard yet", and a peer's
+    /// users are not taken over.
+    pub fn settled(&self) -> bool {
+        self.settled.load(Relaxed)
+    }
+
+    /// Marks the start-up silence over (see [`View::settled`]).
+    pub fn settle(&self) {
+        self.settled.store(true, Relaxed);
     }
 
     /// This node's id.

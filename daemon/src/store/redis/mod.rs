@@ -53,7 +53,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Account, Appended, Cursor, Group, LogKey, Notify, Store, StoreError, Stored, Ticket};
+use super::{
+    thread, Account, Appended, Cursor, Group, LogKey, Notify, Store, StoreError, Stored, Ticket,
+};
 use conn::{Target, Timeouts};
 use pool::{down_error, Health, Pool};
 use writer::Op;
@@ -142,6 +144,9 @@ struct Shared {
     /// Age limit in ms, 0 for none.
     max_age_ms: i64,
     clock: Clock,
+    /// This store's writer token: who numbers a log is decided in Redis
+    /// (see [`scripts::RESERVE`]), between processes, so unique per open.
+    token: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -181,6 +186,7 @@ pub struct RedisStore {
     shared: Arc<Shared>,
     tx: flume::Sender<Op>,
     thread: Option<std::thread::JoinHandle<()>>,
+    closer: thread::Closer,
 }
 
 impl Drop for RedisStore {
@@ -258,18 +264,21 @@ impl RedisStore {
             retain: options.retain.max(1),
             max_age_ms: i64::from(options.retain_days) * 86_400_000,
             clock: options.clock.clone(),
+            token: writer_token(),
         });
         let (tx, rx) = flume::bounded(options.queue.max(1));
+        let (closer, closing) = thread::closer();
         let w = writer::Writer::new(client, timeouts, conn, shared.clone());
         let thread = std::thread::Builder::new()
             .name("imedge-redis".into())
-            .spawn(move || w.run(rx))
+            .spawn(move || w.run(rx, closing))
             .map_err(|e| OpenError::Thread(e.to_string()))?;
         tracing::info!(store = %what, "redis store open");
         Ok(RedisStore {
             shared,
             tx,
             thread: Some(thread),
+            closer,
         })
     }
 
@@ -332,12 +341,34 @@ impl Store for RedisStore {
         Ok(*lock(self.shared.shard(log)).entry(log).or_insert(taken))
     }
 
-    fn reserve(&self, log: LogKey, upto: u64, ticket: Ticket) -> Result<Appended, StoreError> {
+    fn reserve(
+        &self,
+        log: LogKey,
+        after: u64,
+        upto: u64,
+        ticket: Ticket,
+    ) -> Result<Appended, StoreError> {
         if self.shared.health.is_down() {
             return Err(down_error());
         }
-        self.queue(Op::Reserve { log, upto, ticket })?;
+        self.queue(Op::Reserve {
+            log,
+            after,
+            upto,
+            ticket,
+        })?;
         Ok(Appended::Pending)
+    }
+
+    fn hand_over(&self, log: LogKey, last: u64) {
+        self.shared.forget_front(log);
+        if self.queue(Op::HandOver { log, last }).is_err() {
+            // The reservation stays: the next owner skips it (a gap, never a reuse).
+            tracing::warn!(
+                ?log,
+                "store queue full: log handed over with its reservation"
+            );
+        }
     }
 
     fn append(
@@ -370,6 +401,12 @@ impl Store for RedisStore {
         })?;
         shard.insert(log, seq);
         Ok(Appended::Pending)
+    }
+
+    fn close(&self, limit: std::time::Duration) {
+        if !self.closer.close(limit) {
+            tracing::warn!("the store thread did not finish in time; reservations kept");
+        }
     }
 
     fn set_notify(&self, notify: Notify) {
@@ -511,4 +548,15 @@ impl Store for RedisStore {
     fn member_count(&self, gid: i64) -> Result<Option<u64>, StoreError> {
         directory::member_count(self.pool(), gid)
     }
+}
+
+/// A token no other open store has: the process, the time, and a counter
+/// for stores opened in one process (tests open several).
+fn writer_token() -> String {
+    static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}.{:x}.{n}", std::process::id(), nanos)
 }

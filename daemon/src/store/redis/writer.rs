@@ -46,10 +46,19 @@ pub enum Op {
     Reserve {
         /// Its log.
         log: LogKey,
+        /// The highest seq the caller knows of in this log.
+        after: u64,
         /// Seqs up to this one may be shown before they are stored.
         upto: u64,
         /// Reported back through the notify callback.
         ticket: Ticket,
+    },
+    /// Give up numbering a log whose last taken seq is `last`.
+    HandOver {
+        /// Its log.
+        log: LogKey,
+        /// The last seq this node took (stored, or pending in order).
+        last: u64,
     },
     /// Record a user as known.
     EnsureUser(i64),
@@ -92,11 +101,11 @@ impl Writer {
         }
     }
 
-    /// Serves `rx` until every sender is gone.
-    pub fn run(mut self, rx: flume::Receiver<Op>) {
+    /// Serves `rx` until every sender is gone or a close is asked.
+    pub fn run(mut self, rx: flume::Receiver<Op>, closing: thread::Closing) {
         let mut batch = Vec::new();
         loop {
-            match thread::next_batch(&rx, TICK, MAX_BATCH, &mut batch) {
+            match thread::next_batch(&rx, TICK, MAX_BATCH, &mut batch, &closing) {
                 thread::Next::Batch => {}
                 thread::Next::Idle => {
                     self.probe();
@@ -122,13 +131,14 @@ impl Writer {
         }
         let cmds: Vec<Cmd> = self
             .reserved
-            .iter()
-            .map(|(log, upto)| {
+            .keys()
+            .map(|log| {
                 let mut c = redis::cmd("EVALSHA");
                 c.arg(scripts::RELEASE.get_hash())
-                    .arg(1)
+                    .arg(2)
                     .arg(keys::reserved(*log))
-                    .arg(*upto);
+                    .arg(keys::writer(*log))
+                    .arg(&self.shared.token);
                 c
             })
             .collect();
@@ -243,23 +253,40 @@ impl Writer {
             } => {
                 let mut c = redis::cmd("EVALSHA");
                 c.arg(scripts::APPEND.get_hash())
-                    .arg(3)
+                    .arg(4)
                     .arg(keys::log(*log))
                     .arg(keys::last(*log))
                     .arg(keys::reserved(*log))
+                    .arg(keys::writer(*log))
                     .arg(*seq)
                     .arg(&entry[..])
                     .arg(self.shared.retain)
                     .arg(self.shared.max_age_ms)
-                    .arg(now);
+                    .arg(now)
+                    .arg(&self.shared.token);
                 c
             }
-            Op::Reserve { log, upto, .. } => {
+            Op::Reserve {
+                log, after, upto, ..
+            } => {
                 let mut c = redis::cmd("EVALSHA");
                 c.arg(scripts::RESERVE.get_hash())
-                    .arg(1)
+                    .arg(2)
                     .arg(keys::reserved(*log))
-                    .arg(*upto);
+                    .arg(keys::writer(*log))
+                    .arg(*upto)
+                    .arg(*after)
+                    .arg(&self.shared.token);
+                c
+            }
+            Op::HandOver { log, last } => {
+                let mut c = redis::cmd("EVALSHA");
+                c.arg(scripts::HAND_OVER.get_hash())
+                    .arg(2)
+                    .arg(keys::reserved(*log))
+                    .arg(keys::writer(*log))
+                    .arg(*last)
+                    .arg(&self.shared.token);
                 c
             }
             Op::EnsureUser(uid) => {
@@ -302,15 +329,34 @@ impl Writer {
                         out.push((ticket, Err(format!("redis: unexpected append answer: {e}"))));
                     }
                 },
-                Op::Reserve { log, upto, ticket } => {
-                    let mine = self.reserved.entry(log).or_default();
-                    *mine = (*mine).max(upto);
-                    out.push((ticket, Ok(())));
-                }
+                Op::Reserve {
+                    log, upto, ticket, ..
+                } => match redis::from_owned_redis_value::<i64>(v) {
+                    Ok(1) => {
+                        let mine = self.reserved.entry(log).or_default();
+                        *mine = (*mine).max(upto);
+                        out.push((ticket, Ok(())));
+                    }
+                    answer => {
+                        // Another node reserved above what this one knows:
+                        // it numbers the log now, and this node's view of
+                        // the log is stale.
+                        self.reserved.remove(&log);
+                        self.shared.forget_front(log);
+                        let why = match answer {
+                            Ok(_) => format!("{log:?}: taken over by another node"),
+                            Err(e) => format!("redis: unexpected reserve answer: {e}"),
+                        };
+                        out.push((ticket, Err(why)));
+                    }
+                },
                 Op::SetCursor(uid, c) => {
                     if cursors.get(&uid) == Some(&c) {
                         cursors.remove(&uid);
                     }
+                }
+                Op::HandOver { log, .. } => {
+                    self.reserved.remove(&log);
                 }
                 Op::EnsureUser(_) => {}
             }

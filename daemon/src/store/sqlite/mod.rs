@@ -38,7 +38,9 @@ use bytes::Bytes;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::memory::FIRST_UID;
-use super::{Account, Appended, Cursor, Group, LogKey, Notify, Store, StoreError, Stored, Ticket};
+use super::{
+    thread, Account, Appended, Cursor, Group, LogKey, Notify, Store, StoreError, Stored, Ticket,
+};
 pub use open::{marker_path, OpenError};
 use writer::Op;
 
@@ -153,6 +155,7 @@ pub struct SqliteStore {
     tx: flume::Sender<Op>,
     members: members::Members,
     thread: Option<std::thread::JoinHandle<()>>,
+    closer: thread::Closer,
     path: PathBuf,
 }
 
@@ -186,10 +189,11 @@ impl SqliteStore {
             clock: options.clock.clone(),
         });
         let (tx, rx) = flume::bounded(options.queue.max(1));
+        let (closer, closing) = thread::closer();
         let w = writer::Writer::new(conn, shared.clone());
         let thread = std::thread::Builder::new()
             .name("imedge-store".into())
-            .spawn(move || w.run(rx))
+            .spawn(move || w.run(rx, closing))
             .map_err(|e| OpenError::Io {
                 path: path.to_owned(),
                 step: "starting the store thread",
@@ -201,6 +205,7 @@ impl SqliteStore {
             tx,
             members: members::Members::default(),
             thread: Some(thread),
+            closer,
             path: path.to_owned(),
         })
     }
@@ -372,9 +377,22 @@ impl Store for SqliteStore {
         Ok(Appended::Pending)
     }
 
-    fn reserve(&self, log: LogKey, upto: u64, ticket: Ticket) -> Result<Appended, StoreError> {
+    /// One process writes the file: `after` has nothing to check.
+    fn reserve(
+        &self,
+        log: LogKey,
+        _after: u64,
+        upto: u64,
+        ticket: Ticket,
+    ) -> Result<Appended, StoreError> {
         self.queue(Op::Reserve { log, upto, ticket })?;
         Ok(Appended::Pending)
+    }
+
+    fn close(&self, limit: std::time::Duration) {
+        if !self.closer.close(limit) {
+            tracing::warn!("the store thread did not finish in time; reservations kept");
+        }
     }
 
     fn set_notify(&self, notify: Notify) {

@@ -77,11 +77,11 @@ impl Writer {
         }
     }
 
-    /// Serves `rx` until every sender is gone.
-    pub fn run(mut self, rx: flume::Receiver<Op>) {
+    /// Serves `rx` until every sender is gone or a close is asked.
+    pub fn run(mut self, rx: flume::Receiver<Op>, closing: thread::Closing) {
         let mut batch = Vec::new();
         loop {
-            match thread::next_batch(&rx, AGE_EVERY, MAX_BATCH, &mut batch) {
+            match thread::next_batch(&rx, AGE_EVERY, MAX_BATCH, &mut batch, &closing) {
                 thread::Next::Batch => {}
                 thread::Next::Idle => {
                     self.age_step_if_due();

@@ -84,14 +84,21 @@ fn every_drop_reason() {
         DropReason::Malformed
     );
     assert_eq!(
-        bad(seal(Kind::Presence, B, 6, &[0; 12])),
+        bad(seal(Kind::Presence, B, 6, &[0; 13])),
         DropReason::Malformed
     );
-    let mut presence = [0u8; 13];
-    presence[12] = 2;
+    let mut presence = [0u8; 12];
+    presence[11] = 2;
     assert_eq!(
         bad(seal(Kind::Presence, B, 7, &presence)),
         DropReason::Malformed
+    );
+    let mut presence = [0u8; 12];
+    presence[0] = 2;
+    assert_eq!(
+        bad(seal(Kind::Presence, B, 70, &presence)),
+        DropReason::Malformed,
+        "a submit target has no presence"
     );
     assert_eq!(bad(seal(Kind::Nack, B, 8, &[0; 8])), DropReason::Malformed);
     let mut backwards = vec![0u8; 8];

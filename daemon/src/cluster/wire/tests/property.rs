@@ -37,8 +37,8 @@ fn random_sizes_arrive_whole_in_order() {
             now += rng.below(3);
             let item = match rng.below(10) {
                 0 => Item::Presence(Presence {
-                    uid: n.into(),
-                    node: 5,
+                    target: Target::User(n.into()),
+                    core: 5,
                     online: n % 2 == 0,
                 }),
                 1 => Item::Membership(Membership {

@@ -37,13 +37,13 @@ fn deliver_batch_round_trips() {
 fn presence_and_membership_round_trip_and_split_by_kind() {
     let s = Settings::default();
     let p = Presence {
-        uid: -5,
-        node: 3,
+        target: Target::User(-5),
+        core: 3,
         online: true,
     };
     let q = Presence {
-        uid: i64::MAX,
-        node: u32::MAX,
+        target: Target::Group(i64::MAX),
+        core: u16::MAX,
         online: false,
     };
     let m = Membership {
