@@ -14,6 +14,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod cluster;
+pub mod nginx;
+pub mod relay;
+pub mod stack;
+pub mod traffic;
 
 /// The secret every test daemon runs with.
 pub const SECRET: &str = "test-secret-0123456789";
@@ -87,7 +91,7 @@ fn spawn_at(data_dir: std::path::PathBuf, extra: &[&str], fd_limit: Option<u64>)
     } else {
         &["--store", "memory"]
     };
-    let mut child = cmd
+    let child = cmd
         .args([
             "serve",
             "--listen",
@@ -105,6 +109,12 @@ fn spawn_at(data_dir: std::path::PathBuf, extra: &[&str], fd_limit: Option<u64>)
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start imedge");
+    adopt(child, data_dir)
+}
+
+/// A [`Daemon`] for an `imedge serve` just spawned with its stdout piped:
+/// waits for its "listening on" line, which names the address it serves.
+pub fn adopt(mut child: Child, data_dir: std::path::PathBuf) -> Daemon {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let line = lines.next().expect("imedge printed nothing").unwrap();
     let addr = line
