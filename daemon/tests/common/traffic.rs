@@ -15,8 +15,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::{Client, Got};
 
-/// How long a message may go unanswered before it counts as silent.
-pub const SILENCE: Duration = Duration::from_secs(5);
+/// How long a message may go unanswered before it counts as silent: well
+/// past the daemon's own limit for a forwarded message (5 s, then a 503).
+pub const SILENCE: Duration = Duration::from_secs(10);
 
 /// A cmd 10 message as a client sends it.
 pub fn single(id: i64, dstid: i64, content: &str) -> String {
