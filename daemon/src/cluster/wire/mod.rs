@@ -25,8 +25,15 @@
 //!   0, `target id` i64 at 1, `frame length` u16 (≥ 1) at 9, the frame's
 //!   bytes at 11 — the WebSocket frame exactly as it goes to the recipients'
 //!   connections, seq already stamped.
-//! * presence: records of 13 bytes: uid i64, node u32, online u8 (0/1).
-//! * membership: records of 17 bytes: uid i64, gid i64, joined u8 (0/1).
+//! * presence: records of 12 bytes: target kind u8 (0 user, 1 group) at 0,
+//!   target id i64 at 1, the sender's core u16 at 9, online u8 (0/1) at 11:
+//!   that core of the sender has connections for the user (a visitor) or
+//!   for members of the group now, or no longer. Sent to the target's
+//!   keeper, which forwards the target's frames to every node with a core
+//!   online (see `server::presence`).
+//! * membership: records of 17 bytes: uid i64, gid i64, joined u8 (0/1):
+//!   sent by the node that served the join or leave to the group's keeper
+//!   (its membership cache) and the user's owner (its connections' index).
 //! * heartbeat: config digest u64, then the node ids (u32) the sender sees up.
 //! * nack: the incarnation of the node asked u64, then ranges of missing
 //!   sequence numbers, each first u64 (≥ 1) and last u64 (inclusive, ≥ first).
@@ -34,13 +41,17 @@
 //!   kind u8, target id i64, then the piece (≥ 1 byte) to the end.
 //! * submit: items to the end, each sender uid i64 at 0, the sending
 //!   connection (core u16 at 8, slab key u32 at 10, generation u32 at 14),
-//!   `payload length` u16 (≥ 1) at 18, the client's JSON object at 20. Sent
-//!   to the recipient's owner. One too large for a datagram travels as
+//!   `payload length` u16 (≥ 1) at 18, the client's JSON object at 20: a
+//!   cmd 10 or cmd 11, sent to the node keeping its log (the recipient's or
+//!   the group's owner), which numbers, stores and shows it as if a local
+//!   client had sent it. One too large for a datagram travels as
 //!   fragments with target kind 2 (submit, id = the sender uid) whose
 //!   reassembled bytes are the connection (10 bytes) and the JSON object.
 //! * reply: items to the end, each the connection (10 bytes, as in the
 //!   submit it answers), `frame length` u16 (≥ 1) at 10, the cmd 20 / cmd 21
-//!   WebSocket frame at 12.
+//!   WebSocket frame at 12. For a room message the forwarding node stamps
+//!   the room frame itself from the ack (seq, ts) for its own members: the
+//!   keeper sends the frame to every other node with members online.
 //!
 //! The destination id in the header stops a datagram sealed for one node
 //! being replayed to another; the incarnation lets a restarted node number
