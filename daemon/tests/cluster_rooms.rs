@@ -120,8 +120,30 @@ async fn room_messages_cross_nodes_once_each_with_the_group_s_seqs() {
         m.expect_silence(QUIET).await;
     }
     s.expect_silence(QUIET).await;
+
+    // Ids need not be unique, nor given (0: no ack wanted): the sender's
+    // node stamps its members' copy from the keeper's answer to exactly
+    // that message.
+    for (id, content) in [(0, "z1"), (5, "f1"), (0, "z2"), (5, "f2")] {
+        room(&mut s, id, gid, content).await;
+    }
+    let acks = [s.recv().await, s.recv().await];
+    assert!(
+        acks.iter().all(|a| a["cmd"] == 20 && a["id"] == 5),
+        "{acks:?}"
+    );
+    s.expect_silence(QUIET).await;
+    let mate_copy = &mut members[0];
+    for (seq, content) in [(5, "z1"), (6, "f1"), (7, "z2"), (8, "f2")] {
+        let got = mate_copy.recv().await;
+        assert_eq!(
+            (got["seq"].as_i64(), got["content"].as_str()),
+            (Some(seq), Some(content)),
+            "{got}"
+        );
+    }
     let forwarded = n(sender_node).metric("imedge_cluster_forwarded_total ");
-    assert!(forwarded >= 4.0, "the sender's node forwarded: {forwarded}");
+    assert!(forwarded >= 8.0, "the sender's node forwarded: {forwarded}");
 
     // A member who leaves on another node is refused at once by the keeper.
     api(

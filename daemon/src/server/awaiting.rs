@@ -13,8 +13,6 @@
 //! and shows them to its own members, except the sending connection, as a
 //! local room message does.
 
-use std::collections::VecDeque;
-
 use bytes::Bytes;
 
 use crate::fasthash::FastMap;
@@ -38,63 +36,77 @@ pub struct RoomCopy {
 
 /// One forwarded message.
 struct Forwarded {
+    /// The client's message id, for the timeout's error.
+    id: i64,
     deadline_ms: u64,
     room: Option<RoomCopy>,
 }
 
-/// The forwarded messages of one core's connections, by (connection,
-/// client message id); ids may repeat, so each holds a queue in send order.
+/// The forwarded messages of one core's connections, by (connection, the
+/// number this core gave the message): the keeper hands the number back
+/// with its answer, so the answer matches exactly one message even when a
+/// client repeats ids and answers from several keepers cross.
 #[derive(Default)]
 pub struct Awaiting {
-    by_conn: FastMap<(ConnRef, i64), VecDeque<Forwarded>>,
+    by_number: FastMap<(ConnRef, u32), Forwarded>,
+    next: u32,
 }
 
 impl Awaiting {
-    /// Records message `id` of connection `from`, forwarded at `now_ms`.
-    pub fn add(&mut self, from: ConnRef, id: i64, now_ms: u64, room: Option<RoomCopy>) {
-        self.by_conn
-            .entry((from, id))
-            .or_default()
-            .push_back(Forwarded {
-                deadline_ms: now_ms + ANSWER_MS,
-                room,
-            });
+    /// Records message `id` of connection `from`, forwarded at `now_ms`;
+    /// returns the number to forward it under.
+    pub fn add(&mut self, from: ConnRef, id: i64, now_ms: u64, room: Option<RoomCopy>) -> u32 {
+        self.next = self.next.wrapping_add(1);
+        let f = Forwarded {
+            id,
+            deadline_ms: now_ms + ANSWER_MS,
+            room,
+        };
+        // A number comes round again only after 2^32 forwards: any entry
+        // still under it timed out long ago.
+        self.by_number.insert((from, self.next), f);
+        self.next
     }
 
-    /// Takes the oldest message of `to` that `reply` answers: `Some` with
-    /// its room copy, if any, when it was waiting; `None` when it was not
-    /// (answered late, after its timeout error).
-    pub fn answered(&mut self, to: ConnRef, reply: ReplyOf) -> Option<Option<RoomCopy>> {
-        let key = (to, reply.id);
-        let queue = self.by_conn.get_mut(&key)?;
-        let f = queue.pop_front();
-        if queue.is_empty() {
-            self.by_conn.remove(&key);
+    /// Takes the message of `to` numbered `number` that `reply` answers:
+    /// `Some` with its room copy, if any, when it was waiting; `None` when
+    /// it was not (answered late, after its timeout error) or the answer
+    /// names another message id (never from an honest keeper).
+    pub fn answered(
+        &mut self,
+        to: ConnRef,
+        number: u32,
+        reply: ReplyOf,
+    ) -> Option<Option<RoomCopy>> {
+        let key = (to, number);
+        if self.by_number.get(&key)?.id != reply.id {
+            return None;
         }
-        f.map(|f| f.room)
+        self.by_number.remove(&key).map(|f| f.room)
     }
 
-    /// Takes every message whose answer is overdue at `now_ms`: (connection, id).
+    /// Takes every message whose answer is overdue at `now_ms`:
+    /// (connection, client message id).
     pub fn overdue(&mut self, now_ms: u64) -> Vec<(ConnRef, i64)> {
         let mut out = Vec::new();
-        self.by_conn.retain(|&(conn, id), queue| {
-            while queue.front().is_some_and(|f| f.deadline_ms <= now_ms) {
-                queue.pop_front();
-                out.push((conn, id));
+        self.by_number.retain(|&(conn, _), f| {
+            let due = f.deadline_ms <= now_ms;
+            if due {
+                out.push((conn, f.id));
             }
-            !queue.is_empty()
+            !due
         });
         out
     }
 
     /// Drops the messages of a connection that closed.
     pub fn closed(&mut self, conn: ConnRef) {
-        self.by_conn.retain(|&(c, _), _| c != conn);
+        self.by_number.retain(|&(c, _), _| c != conn);
     }
 
     /// Whether nothing waits.
     pub fn is_empty(&self) -> bool {
-        self.by_conn.is_empty()
+        self.by_number.is_empty()
     }
 }
 
@@ -116,15 +128,17 @@ mod tests {
     }
 
     #[test]
-    fn answers_take_the_oldest_message_with_their_id() {
+    fn answers_take_exactly_the_message_they_name_even_with_repeated_ids() {
         let mut a = Awaiting::default();
-        a.add(C, 7, 0, None);
-        a.add(C, 7, 10, None);
-        assert!(a.answered(C, reply(7)).is_some());
-        assert_eq!(a.overdue(ANSWER_MS), vec![], "the first one was taken");
-        assert_eq!(a.overdue(ANSWER_MS + 10), vec![(C, 7)]);
+        let first = a.add(C, 7, 0, None);
+        let second = a.add(C, 7, 10, None);
+        assert_ne!(first, second);
+        assert!(a.answered(C, second, reply(7)).is_some());
+        assert!(a.answered(C, first, reply(8)).is_none(), "another id");
+        assert_eq!(a.overdue(ANSWER_MS - 1), vec![]);
+        assert_eq!(a.overdue(ANSWER_MS), vec![(C, 7)], "the first one waited");
         assert!(a.is_empty());
-        assert!(a.answered(C, reply(7)).is_none(), "a late answer");
+        assert!(a.answered(C, first, reply(7)).is_none(), "a late answer");
     }
 
     #[test]

@@ -295,7 +295,9 @@ impl Core {
                 continue;
             };
             match outcome {
-                Ok(()) if p.id != 0 => self.reply(p.to, crate::msg::ack_frame(p.id, p.seq, p.ts)),
+                Ok(()) if super::dispatch::wants_ack(p.to, p.id) => {
+                    self.reply(p.to, crate::msg::ack_frame(p.id, p.seq, p.ts))
+                }
                 Ok(()) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, seq = p.seq, "append failed after live delivery");

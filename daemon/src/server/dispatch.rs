@@ -182,11 +182,19 @@ fn stamp_and_store(
     })
 }
 
+/// Whether the sender of message `id` gets its ack: a client that gave no
+/// id wants none, but a forwarding node always does (it learns the
+/// message's fate, and a room message's seq, from it; see
+/// [`super::forward::answer`]).
+pub fn wants_ack(to: Origin, id: i64) -> bool {
+    id != 0 || matches!(to, Origin::Peer { .. })
+}
+
 /// Acks now, or once the store reports the append durable.
 fn ack(core: &Core, to: Origin, id: i64, a: &Accepted) {
     match a.pending {
         Some(ticket) => core.ack_when_durable(ticket, a.log, to, id, a.seq, a.ts),
-        None if id != 0 => core.reply(to, msg::ack_frame(id, a.seq, a.ts)),
+        None if wants_ack(to, id) => core.reply(to, msg::ack_frame(id, a.seq, a.ts)),
         None => {}
     }
 }

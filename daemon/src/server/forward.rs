@@ -45,12 +45,13 @@ pub fn local_log(core: &Core, from: ConnRef, uid: i64, env: &Envelope, payload: 
                 env: env.clone(),
                 payload: payload.clone(),
             });
-            core.awaiting
+            let number = core
+                .awaiting
                 .borrow_mut()
                 .add(from, env.id, core.now_ms(), room);
             let submit = Submit {
                 sender: uid,
-                conn: tag(from),
+                conn: tag(from, number),
                 payload,
             };
             cluster.send(node, Item::Submit(submit));
@@ -113,18 +114,20 @@ pub fn submitted(core: &Core, node: NodeId, s: Submit) {
 
 /// Hands a keeper's ack or error to the core of the connection it names.
 pub fn replied(core: &Core, r: Reply) {
-    let to = untag(r.conn);
+    let (to, number) = untag(r.conn);
     if usize::from(to.core) >= core.shared.cores() {
         tracing::warn!(core = to.core, "a reply for a core this node does not have");
         return;
     }
     if usize::from(to.core) == core.id {
-        answer(core, to, r.frame);
+        answer(core, to, number, r.frame);
     } else {
-        core.send(
-            usize::from(to.core),
-            CoreMsg::Replied { to, frame: r.frame },
-        );
+        let msg = CoreMsg::Replied {
+            to,
+            number,
+            frame: r.frame,
+        };
+        core.send(usize::from(to.core), msg);
     }
 }
 
@@ -132,12 +135,12 @@ pub fn replied(core: &Core, r: Reply) {
 /// ack of a room message first shows the room frame to this node's members
 /// (stamped here, byte for byte the keeper's), then the answer goes to the
 /// sender.
-pub fn answer(core: &Core, to: ConnRef, frame: Bytes) {
+pub fn answer(core: &Core, to: ConnRef, number: u32, frame: Bytes) {
     let Some(reply) = msg::read_reply(&frame) else {
         tracing::warn!("a reply that is not an ack or an error; dropped");
         return;
     };
-    let waiting = core.awaiting.borrow_mut().answered(to, reply);
+    let waiting = core.awaiting.borrow_mut().answered(to, number, reply);
     if let (Some(Some(room)), Some((seq, ts))) = (waiting, reply.acked) {
         let stamped = msg::stamped_frame(&room.payload, &room.env, room.sender, seq, ts);
         for c in 0..core.shared.cores() {
@@ -154,7 +157,10 @@ pub fn answer(core: &Core, to: ConnRef, frame: Bytes) {
             }
         }
     }
-    core.push(to, frame);
+    // Asked for by this node, not by a client that gave no id.
+    if reply.id != 0 || reply.acked.is_none() {
+        core.push(to, frame);
+    }
 }
 
 /// Answers with 503 the forwarded messages whose keeper has not answered in

@@ -102,6 +102,8 @@ pub enum CoreMsg {
     Replied {
         /// The connection.
         to: ConnRef,
+        /// This node's number for the message (see [`super::awaiting`]).
+        number: u32,
         /// The ack or error frame.
         frame: Bytes,
     },
@@ -230,7 +232,7 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
             let _ = done.send(());
         }
         CoreMsg::Forget { gid, uid } => core.known.borrow_mut().forget_member(gid, uid),
-        CoreMsg::Replied { to, frame } => forward::answer(core, to, frame),
+        CoreMsg::Replied { to, number, frame } => forward::answer(core, to, number, frame),
         CoreMsg::Presence { from, record } => presence::received(core, from, record),
         CoreMsg::Peer { node, up } => presence::peer_changed(core, node, up),
         CoreMsg::Drain => core.drain(),

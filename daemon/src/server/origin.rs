@@ -51,20 +51,22 @@ impl From<ConnRef> for Origin {
     }
 }
 
-/// A local connection's name in a forwarded message.
-pub fn tag(c: ConnRef) -> ConnTag {
+/// A local connection's name in its forwarded message number `message`.
+pub fn tag(c: ConnRef, message: u32) -> ConnTag {
     ConnTag {
         core: c.core,
         key: c.key,
         id: c.id,
+        message,
     }
 }
 
-/// The local connection a reply names.
-pub fn untag(t: ConnTag) -> ConnRef {
-    ConnRef {
+/// The local connection a reply names, and the message number it answers.
+pub fn untag(t: ConnTag) -> (ConnRef, u32) {
+    let c = ConnRef {
         core: t.core,
         key: t.key,
         id: t.id,
-    }
+    };
+    (c, t.message)
 }

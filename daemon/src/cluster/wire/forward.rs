@@ -26,16 +26,20 @@ pub struct ConnTag {
     pub key: u32,
     /// Its generation on that core.
     pub id: u32,
+    /// The forwarding node's number for the message, so that its answer is
+    /// matched to it exactly (client message ids may repeat).
+    pub message: u32,
 }
 
 impl ConnTag {
     /// Encoded size.
-    pub const LEN: usize = 10;
+    pub const LEN: usize = 14;
 
     fn put(&self, out: &mut impl BufMut) {
         out.put_u16(self.core);
         out.put_u32(self.key);
         out.put_u32(self.id);
+        out.put_u32(self.message);
     }
 
     fn read(r: &mut Reader<'_>) -> Result<ConnTag, DropReason> {
@@ -43,6 +47,7 @@ impl ConnTag {
             core: r.u16()?,
             key: r.u32()?,
             id: r.u32()?,
+            message: r.u32()?,
         })
     }
 }
@@ -183,6 +188,7 @@ mod tests {
         core: 3,
         key: 0x0102_0304,
         id: 9,
+        message: 7,
     };
 
     fn submit(payload: &'static [u8]) -> Submit {

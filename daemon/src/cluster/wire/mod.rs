@@ -40,16 +40,17 @@
 //! * fragment: message id u64, index u16, count u16 (index < count), target
 //!   kind u8, target id i64, then the piece (≥ 1 byte) to the end.
 //! * submit: items to the end, each sender uid i64 at 0, the sending
-//!   connection (core u16 at 8, slab key u32 at 10, generation u32 at 14),
-//!   `payload length` u16 (≥ 1) at 18, the client's JSON object at 20: a
+//!   connection (core u16 at 8, slab key u32 at 10, generation u32 at 14,
+//!   the sender's number for the message u32 at 18), `payload length` u16
+//!   (≥ 1) at 22, the client's JSON object at 24: a
 //!   cmd 10 or cmd 11, sent to the node keeping its log (the recipient's or
 //!   the group's owner), which numbers, stores and shows it as if a local
 //!   client had sent it. One too large for a datagram travels as
 //!   fragments with target kind 2 (submit, id = the sender uid) whose
-//!   reassembled bytes are the connection (10 bytes) and the JSON object.
-//! * reply: items to the end, each the connection (10 bytes, as in the
-//!   submit it answers), `frame length` u16 (≥ 1) at 10, the cmd 20 / cmd 21
-//!   WebSocket frame at 12. For a room message the forwarding node stamps
+//!   reassembled bytes are the connection (14 bytes) and the JSON object.
+//! * reply: items to the end, each the connection (14 bytes, as in the
+//!   submit it answers), `frame length` u16 (≥ 1) at 14, the cmd 20 / cmd 21
+//!   WebSocket frame at 16. For a room message the forwarding node stamps
 //!   the room frame itself from the ack (seq, ts) for its own members: the
 //!   keeper sends the frame to every other node with members online.
 //!

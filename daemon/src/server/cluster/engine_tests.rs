@@ -201,6 +201,7 @@ fn a_submit_and_its_reply_reach_the_other_side_and_a_large_submit_arrives_whole(
         core: 1,
         key: 5,
         id: 77,
+        message: 12,
     };
     let submit = Submit {
         sender: 11,

@@ -177,6 +177,14 @@ pub fn start(config: &Config) -> anyhow::Result<Option<(Arc<Cluster>, Task)>> {
     let (tx, rx) = flume::unbounded();
     tracing::info!(node = me_id, %bind, incarnation, "cluster socket bound");
     let shared_store = config.store.starts_with("redis");
+    if !shared_store {
+        tracing::warn!(
+            store = %config.store,
+            "cluster with a store per node: accounts, groups and logs are each node's own \
+             (rooms need their group on the node keeping it; a down node's users get 503); \
+             share one with --store redis://..."
+        );
+    }
     let cluster = Arc::new(Cluster {
         view,
         stats,

@@ -9,6 +9,7 @@ const CONN: ConnTag = ConnTag {
     core: 1,
     key: 2,
     id: 3,
+    message: 4,
 };
 
 fn submit(sender: i64, payload: Bytes) -> Submit {
