@@ -320,13 +320,7 @@ async fn a_node_killed_mid_stream_loses_no_acknowledged_message() {
 async fn room_messages_cross_nodes_with_the_group_s_seqs() {
     let stack = Stack::start(Options::default());
     let members: Vec<i64> = users(&stack, 2).into_iter().flatten().collect();
-    let api = |uid: i64, path: &str, form: &str| {
-        let d = stack.node(stack.owner(uid));
-        let body = format!("userid={uid}&token={}&{form}", d.token(uid));
-        let (status, text) = d.post_form(path, &body);
-        assert_eq!(status, 200, "{path}: {text}");
-        serde_json::from_str::<serde_json::Value>(&text).unwrap()["data"].clone()
-    };
+    let api = |uid: i64, path: &str, form: &str| stack.node(stack.owner(uid)).api(uid, path, form);
     let gid = api(members[0], "/contact/createcommunity", "name=nginx")["id"]
         .as_i64()
         .unwrap();

@@ -39,14 +39,6 @@ fn all_up(nodes: &[Daemon]) -> bool {
     })
 }
 
-fn api(d: &Daemon, uid: i64, path: &str, form: &str) -> serde_json::Value {
-    let (status, body) = d.post_form(path, &format!("userid={uid}&token={}&{form}", d.token(uid)));
-    let v: serde_json::Value =
-        serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status}: {body}"));
-    assert_eq!(status, 200, "{path} {form}: {body}");
-    v["data"].clone()
-}
-
 async fn room(c: &mut Client, id: i64, gid: i64, content: &str) {
     c.send(format!(
         r#"{{"id":{id},"cmd":11,"dstid":{gid},"media":1,"content":"{content}"}}"#
@@ -71,7 +63,7 @@ async fn room_messages_cross_nodes_once_each_with_the_group_s_seqs() {
 
     // The group is placed on the ring by its id: its keeper numbers it.
     let creator = owned_by(3, 1, 1)[0];
-    let gid = api(n(1), creator, "/contact/createcommunity", "name=across")["id"]
+    let gid = n(1).api(creator, "/contact/createcommunity", "name=across")["id"]
         .as_i64()
         .unwrap();
     let keeper = owner(3, gid);
@@ -83,7 +75,7 @@ async fn room_messages_cross_nodes_once_each_with_the_group_s_seqs() {
     let (at_third, other_third) = (users(third)[0], users(third)[1]);
     for uid in [sender, mate, at_keeper, at_third, other_third] {
         if uid != creator {
-            api(n(1), uid, "/contact/joincommunity", &format!("dstid={gid}"));
+            n(1).api(uid, "/contact/joincommunity", &format!("dstid={gid}"));
         }
     }
     let mut s = n(sender_node).connect(sender).await;
@@ -146,12 +138,7 @@ async fn room_messages_cross_nodes_once_each_with_the_group_s_seqs() {
     assert!(forwarded >= 8.0, "the sender's node forwarded: {forwarded}");
 
     // A member who leaves on another node is refused at once by the keeper.
-    api(
-        n(third),
-        at_third,
-        "/contact/leavecommunity",
-        &format!("dstid={gid}"),
-    );
+    n(third).api(at_third, "/contact/leavecommunity", &format!("dstid={gid}"));
     let mut leaver = n(third).connect(at_third).await;
     room(&mut leaver, 9, gid, "after leaving").await;
     let refused = leaver.recv().await;

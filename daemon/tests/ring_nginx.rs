@@ -5,6 +5,8 @@
 //! `nginx/imedge.conf` is checked with `nginx -t` and run: its id check, its
 //! failover order and its token-free log.
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv6Addr, TcpListener, TcpStream};
@@ -12,32 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::nginx::{nginx_bin, repo_root};
 use imedge::cluster::Ring;
 
 /// Ids per upstream configuration.
 const IDS: usize = 10_000;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_owned()
-}
-
-/// The nginx binary, installed by the project's own script if missing.
-fn nginx_bin() -> PathBuf {
-    let status = Command::new(repo_root().join(".ci/need"))
-        .arg("nginx")
-        .status()
-        .expect("running .ci/need");
-    assert!(status.success(), ".ci/need nginx failed");
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin")])
-        .map(|d| d.join("nginx"))
-        .find(|p| p.is_file())
-        .expect("nginx is installed but not found on PATH or in /usr/sbin")
-}
 
 /// A fresh directory, removed on drop.
 struct TempDir(PathBuf);

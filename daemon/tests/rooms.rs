@@ -4,17 +4,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{start, Daemon};
+use common::start;
 
 const QUIET: Duration = Duration::from_millis(300);
-
-fn api(d: &Daemon, uid: i64, path: &str, form: &str) -> serde_json::Value {
-    let (status, body) = d.post_form(path, &format!("userid={uid}&token={}&{form}", d.token(uid)));
-    let v: serde_json::Value =
-        serde_json::from_str(&body).unwrap_or_else(|_| panic!("{status}: {body}"));
-    assert_eq!(status, 200, "{path} {form}: {body}");
-    v["data"].clone()
-}
 
 #[tokio::test]
 async fn a_room_message_reaches_every_member_connection_but_the_sending_one() {
@@ -24,11 +16,11 @@ async fn a_room_message_reaches_every_member_connection_but_the_sending_one() {
     let mut b = d.connect(2).await;
     let mut c = d.connect(3).await;
     let mut outsider = d.connect(4).await;
-    let g = api(&d, 1, "/contact/createcommunity", "name=friends")["id"]
+    let g = d.api(1, "/contact/createcommunity", "name=friends")["id"]
         .as_i64()
         .unwrap();
-    api(&d, 2, "/contact/joincommunity", &format!("dstid={g}"));
-    api(&d, 3, "/contact/joincommunity", &format!("dstid={g}"));
+    d.api(2, "/contact/joincommunity", &format!("dstid={g}"));
+    d.api(3, "/contact/joincommunity", &format!("dstid={g}"));
 
     a1.send(format!(
         r#"{{"id":5,"cmd":11,"dstid":{g},"media":1,"content":"hi all"}}"#
@@ -71,8 +63,7 @@ async fn non_members_unknown_groups_and_leavers() {
     let d = start(&["--threads", "2"]);
     let mut a = d.connect(1).await;
     let mut b = d.connect(2).await;
-    let created = api(
-        &d,
+    let created = d.api(
         1,
         "/contact/createcommunity",
         "name=club&icon=%2Fimg%2Fclub.png&memo=Tuesdays+%26+Fridays",
@@ -91,8 +82,8 @@ async fn non_members_unknown_groups_and_leavers() {
         .await;
     assert_eq!(b.recv().await["code"], 404);
 
-    api(&d, 2, "/contact/joincommunity", &format!("dstid={g}"));
-    let groups = api(&d, 2, "/contact/loadcommunity", "");
+    d.api(2, "/contact/joincommunity", &format!("dstid={g}"));
+    let groups = d.api(2, "/contact/loadcommunity", "");
     assert_eq!(groups[0]["id"], g);
     assert_eq!(groups[0]["name"], "club");
     assert_eq!(groups[0]["icon"], "/img/club.png", "kept with the group");
@@ -101,7 +92,7 @@ async fn non_members_unknown_groups_and_leavers() {
         .await;
     assert_eq!(b.recv().await["content"], "welcome");
 
-    api(&d, 2, "/contact/leavecommunity", &format!("dstid={g}"));
+    d.api(2, "/contact/leavecommunity", &format!("dstid={g}"));
     a.send(format!(r#"{{"cmd":11,"dstid":{g},"content":"gone?"}}"#))
         .await;
     b.expect_silence(QUIET).await;

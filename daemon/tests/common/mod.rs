@@ -234,6 +234,17 @@ impl Daemon {
         (status, body)
     }
 
+    /// An authenticated API call of `uid` (form body `form`) that must
+    /// answer 200: its `data`.
+    pub fn api(&self, uid: i64, path: &str, form: &str) -> serde_json::Value {
+        let body = format!("userid={uid}&token={}&{form}", self.token(uid));
+        let (status, text) = self.post_form(path, &body);
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: {text}"));
+        assert_eq!(status, 200, "{path} {form}: {text}");
+        v["data"].clone()
+    }
+
     /// The value of a metric line (first match of `prefix`).
     pub fn metric(&self, prefix: &str) -> f64 {
         let (_, body) = self.get("/metrics");
