@@ -18,7 +18,7 @@ mod tape;
 
 pub use envelope::{parse, Cmd, Envelope, Reject};
 pub use reply::{ack_frame, error_frame, read_reply, sync_done_frame, ReplyOf};
-pub use stamp::stamped_frame;
+pub use stamp::{stamped_frame, stamped_seq};
 pub use sync::SyncRequest;
 
 #[cfg(test)]

@@ -47,6 +47,22 @@ pub fn stamped_frame(payload: &[u8], env: &Envelope, uid: i64, seq: u64, ts_ms: 
     finish(OpCode::Text, buf)
 }
 
+/// The seq a frame of [`stamped_frame`] carries: the last `"seq":` of the
+/// object, which the server wrote after everything the client sent (a node
+/// that relays a frame learns its seq without parsing the JSON).
+pub fn stamped_seq(frame: &[u8]) -> Option<u64> {
+    const KEY: &[u8] = b"\"seq\":";
+    let at = frame.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
+    let digits = frame[at..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    std::str::from_utf8(&frame[at..at + digits])
+        .ok()?
+        .parse()
+        .ok()
+}
+
 /// The bytes between the first `{` and the last `}`. For a payload that
 /// [`parse`](super::parse) accepted, only whitespace lies outside them.
 fn object_body(payload: &[u8]) -> &[u8] {
@@ -147,5 +163,14 @@ mod tests {
         let out = stamp(&json);
         assert!(out.starts_with(r#"{"userid":42,"cmd":10"#));
         assert!(out.ends_with(r#"","seq":7,"ts":1700000000123}"#));
+    }
+
+    #[test]
+    fn the_stamped_seq_reads_back_whatever_the_client_wrote() {
+        let json = r#"{"id":1,"cmd":10,"dstid":2,"content":"\"seq\":99","x":{"seq":98}}"#;
+        let env = parse(json.as_bytes(), UID, &mut Vec::new()).unwrap();
+        let frame = stamped_frame(json.as_bytes(), &env, UID, 123_456, -5);
+        assert_eq!(stamped_seq(&frame), Some(123_456));
+        assert_eq!(stamped_seq(b"no seq here"), None);
     }
 }

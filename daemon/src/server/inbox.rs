@@ -73,7 +73,8 @@ pub enum CoreMsg {
         /// The frame.
         frame: Bytes,
     },
-    /// A frame from another node for every connection of `uid` on this core.
+    /// A frame from another node for every connection of `uid` on this core
+    /// (a visitor's message, relayed by the user's owner).
     PushUser {
         /// The user.
         uid: i64,
@@ -209,7 +210,14 @@ fn handle(core: &Rc<Core>, msg: CoreMsg) {
         } => core.fanout(gid, &frame, except, seq),
         CoreMsg::Deliver { to, frame } => core.push(to, frame),
         CoreMsg::PushUser { uid, frame } => {
-            core.push_user(uid, &frame, None);
+            // Tracked like a local one, so the user's delivery cursor here
+            // moves on and a replay running for it skips the frame.
+            let seq = crate::msg::stamped_seq(&frame);
+            if core.push_user(uid, &frame, seq) {
+                if let Some(seq) = seq {
+                    core.mark_delivered(uid, seq);
+                }
+            }
         }
         CoreMsg::Membership {
             uid,
