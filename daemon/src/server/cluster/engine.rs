@@ -225,6 +225,15 @@ impl Engine {
         if now >= self.settle_at && !self.view.settled() {
             self.view.settle();
             tracing::info!("cluster view settled");
+            // Peers still unheard are down now, not unknown: their users and
+            // groups move to the live owners, which must hear who is where.
+            let down: Vec<NodeId> = self
+                .liveness
+                .peers()
+                .filter(|&p| !self.view.is_up(p))
+                .collect();
+            self.events
+                .extend(down.into_iter().map(|peer| Change { peer, up: false }));
         }
     }
 

@@ -239,3 +239,54 @@ fn a_submit_and_its_reply_reach_the_other_side_and_a_large_submit_arrives_whole(
     assert_eq!(got.submits, vec![(1, big)]);
     assert_eq!(a.stats.send_errors.load(Relaxed), 0);
 }
+
+#[test]
+fn the_view_settles_after_the_start_up_silence_and_reports_unheard_peers_down() {
+    let mut a = node(0);
+    let mut out = Vec::new();
+    a.engine.tick(0, &mut out);
+    assert!(!a.view.settled());
+    assert!(a.engine.take_events().is_empty());
+    a.engine.tick(299, &mut out);
+    assert!(!a.view.settled(), "3 intervals of 100 ms have not passed");
+    a.engine.tick(300, &mut out);
+    assert!(a.view.settled());
+    assert_eq!(
+        a.engine.take_events(),
+        vec![Change { peer: 2, up: false }],
+        "node 2 was never heard: its users move, and everyone must re-announce"
+    );
+    a.engine.tick(400, &mut out);
+    assert!(a.engine.take_events().is_empty(), "settled once");
+}
+
+#[test]
+fn a_peer_heard_and_restarted_is_reported_down_then_up() {
+    let (mut a, mut b) = (node(0), node(1));
+    let mut got = Got::default();
+    let mut out = Vec::new();
+    b.engine.push(1, frame(1), 0, &mut out);
+    b.engine.due(0, &mut out);
+    carry(out, &mut a, 0, &mut got);
+    assert_eq!(a.engine.take_events(), vec![Change { peer: 2, up: true }]);
+    // Node 2 starts again: a later incarnation.
+    let mut b2 = node(1);
+    b2.engine = {
+        let ring = Ring::parse(&["127.0.0.1:9001", "127.0.0.1:9002"]).unwrap();
+        let view = Arc::new(View::new(ring, vec![1, 2], 1));
+        let key = Key::new(b"cluster-secret-0123456789").unwrap();
+        let settings = Settings {
+            max_delay_ms: 0,
+            ..Settings::default()
+        };
+        Engine::new(key, settings, 5_000, 42, TIMING, view, b2.stats.clone()).unwrap()
+    };
+    let mut out = Vec::new();
+    b2.engine.push(1, frame(2), 10, &mut out);
+    b2.engine.due(10, &mut out);
+    carry(out, &mut a, 10, &mut got);
+    assert_eq!(
+        a.engine.take_events(),
+        vec![Change { peer: 2, up: false }, Change { peer: 2, up: true }]
+    );
+}
