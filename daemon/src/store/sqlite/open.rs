@@ -70,6 +70,14 @@ const MMAP_BYTES: i64 = 1 << 30;
 /// `cache_size`): holds the hot pages of the message tree across commits.
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 
+/// WAL pages after which the store thread's commit copies the WAL back
+/// into the database (SQLite's default is 1,000). Under load each message
+/// rewrites its log's newest page; a longer WAL lets a checkpoint copy
+/// that page once for many messages (measured on 2 vCPUs, 2,000 logs:
+/// store thread 5.2 to 4.3-4.7 µs per message). Costs disk: the WAL grows
+/// to about this × 4 KiB (64 MiB) and stays that size.
+const CHECKPOINT_PAGES: i64 = 16_384;
+
 /// The marker file written beside `path` at creation.
 pub fn marker_path(path: &Path) -> PathBuf {
     let mut m = path.as_os_str().to_owned();
@@ -92,6 +100,9 @@ pub fn connect(path: &Path, fsync: Fsync, create: bool) -> rusqlite::Result<Conn
     // many logs touch pages all over the message tree (measured: without
     // it the store thread spends most of its time copying pages in).
     conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
+    // Only the store thread checkpoints (see [`CHECKPOINT_PAGES`]): a
+    // directory write on a core's thread never copies the WAL back.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
 }
 
@@ -162,6 +173,8 @@ pub fn open_checked(path: &Path, fsync: Fsync) -> Result<Connection, OpenError> 
     .map_err(io("resuming numbering after a crash"))?;
     conn.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)
         .map_err(io("sizing the page cache"))?;
+    conn.pragma_update(None, "wal_autocheckpoint", CHECKPOINT_PAGES)
+        .map_err(io("setting the checkpoint interval"))?;
     if !marker.exists() {
         std::fs::write(&marker, b"imedge database created here; see store docs\n").map_err(
             |e| OpenError::Io {

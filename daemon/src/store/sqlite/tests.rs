@@ -504,3 +504,157 @@ fn directory_read_speed() {
         n as f64 / secs
     );
 }
+
+/// Rows of `log` on disk, slack included (reads hide the slack).
+fn rows_on_disk(path: &std::path::Path, log: LogKey) -> u64 {
+    let (k, id) = kind_id(log);
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM messages WHERE kind = ?1 AND id = ?2",
+            [k, id],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap() as u64
+}
+
+#[test]
+fn count_retention_keeps_the_slack_bound_and_reads_show_only_retain() {
+    let dir = TempDir::new("slack");
+    let (retain, log) = (16u64, LogKey::Inbox(4));
+    let bound = retain + retention::slack(retain);
+    let s = SqliteStore::open(&dir.db(), options(retain as usize)).unwrap();
+    let rx = collector(&s);
+    let mut most = 0;
+    for seq in 1..=100u64 {
+        // One at a time: every append is its own commit, the worst case.
+        s.append(log, seq, Bytes::from(seq.to_string()), t(seq))
+            .unwrap();
+        assert!(wait(&rx, 1)[0].2);
+        let held = rows_on_disk(&dir.db(), log);
+        assert!(held <= bound, "{held} rows after seq {seq}, bound {bound}");
+        most = most.max(held);
+        let seqs: Vec<u64> = s
+            .read(log, 0, 1000)
+            .unwrap()
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        let first = seq.saturating_sub(retain) + 1;
+        assert_eq!(seqs, (first..=seq).collect::<Vec<_>>(), "after seq {seq}");
+        if first + 2 <= seq {
+            assert_eq!(
+                s.read(log, first + 1, 1).unwrap()[0].seq,
+                first + 2,
+                "a cursor inside the window reads on from it"
+            );
+        }
+    }
+    assert_eq!(most, bound, "the slack is used before trimming");
+    drop(s);
+    let s = SqliteStore::open(&dir.db(), options(retain as usize)).unwrap();
+    assert_eq!(s.last_seq(log).unwrap(), 100);
+    assert_eq!(s.read(log, 0, 1000).unwrap().len() as u64, retain);
+}
+
+#[test]
+fn the_age_sweep_empties_logs_past_its_row_budget_and_numbering_goes_on() {
+    let dir = TempDir::new("agebudget");
+    let now = Arc::new(AtomicI64::new(1_000_000_000_000));
+    let clock_now = now.clone();
+    let opts = SqliteOptions {
+        retain_days: 1,
+        clock: Arc::new(move || clock_now.load(Ordering::Relaxed)),
+        ..options(10_000)
+    };
+    let n = age::ROWS_PER_STEP as u64 + 500;
+    let logs = [LogKey::Inbox(1), LogKey::Group(1), LogKey::Group(2)];
+    {
+        let s = SqliteStore::open(&dir.db(), opts.clone()).unwrap();
+        let rx = collector(&s);
+        for (i, log) in logs.iter().enumerate() {
+            for seq in 1..=n {
+                s.append(*log, seq, Bytes::from_static(b"old"), t(seq))
+                    .unwrap();
+            }
+            wait(&rx, n as usize);
+            // The last log keeps one fresh message: only its old ones go.
+            if i == logs.len() - 1 {
+                now.fetch_add(2 * 86_400_000, Ordering::Relaxed);
+                s.append(*log, n + 1, Bytes::from_static(b"new"), t(0))
+                    .unwrap();
+                wait(&rx, 1);
+            }
+        }
+        assert_eq!(s.sweep_expired().unwrap(), 3 * n as usize);
+        assert!(s.read(logs[0], 0, 10).unwrap().is_empty());
+        assert!(s.read(logs[1], 0, 10).unwrap().is_empty());
+        let left = s.read(logs[2], 0, 10).unwrap();
+        assert_eq!(left.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![n + 1]);
+        assert_eq!(s.sweep_expired().unwrap(), 0, "nothing left to expire");
+    }
+    let s = SqliteStore::open(&dir.db(), opts).unwrap();
+    for (log, last) in [(logs[0], n), (logs[1], n), (logs[2], n + 1)] {
+        assert_eq!(s.last_seq(log).unwrap(), last, "{log:?} numbers on");
+    }
+    let rx = collector(&s);
+    s.append(logs[0], n + 1, Bytes::from_static(b"next"), t(1))
+        .unwrap();
+    assert!(wait(&rx, 1)[0].2);
+}
+
+#[test]
+fn a_schema_3_database_is_upgraded_without_the_time_index() {
+    let dir = TempDir::new("upgrade3");
+    {
+        let mut c = rusqlite::Connection::open(dir.db()).unwrap();
+        c.pragma_update(None, "application_id", schema::APPLICATION_ID)
+            .unwrap();
+        c.pragma_update(None, "journal_mode", "wal").unwrap();
+        schema::migrate_to(&mut c, 0, 3).unwrap();
+        c.execute_batch(
+            "INSERT INTO messages (kind, id, seq, ts_ms, frame) VALUES
+                 (0, 8, 1, 1, x'61'), (0, 8, 2, 2, x'62'), (1, 3, 7, 3, x'63');
+             INSERT INTO logs (kind, id, last_seq) VALUES (1, 3, 9);",
+        )
+        .unwrap();
+        let has_index: bool = c
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_by_ts'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(has_index, "version 3 had the time index");
+        std::fs::write(marker_path(&dir.db()), b"").unwrap();
+    }
+    let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+    let c = rusqlite::Connection::open(dir.db()).unwrap();
+    let version: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, schema::VERSION);
+    let indexes: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'messages_by_ts'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0, "the time index is gone");
+    let got = s.read(LogKey::Inbox(8), 0, 10).unwrap();
+    assert_eq!(
+        got.iter()
+            .map(|m| (m.seq, m.frame.clone()))
+            .collect::<Vec<_>>(),
+        vec![(1, Bytes::from_static(b"a")), (2, Bytes::from_static(b"b"))]
+    );
+    assert_eq!(s.last_seq(LogKey::Group(3)).unwrap(), 9);
+    let rx = collector(&s);
+    s.append(LogKey::Inbox(8), 3, Bytes::from_static(b"c"), t(3))
+        .unwrap();
+    assert!(wait(&rx, 1)[0].2);
+    // Written at 1970 + 1 ms: all expired under the 30-day default.
+    assert_eq!(s.sweep_expired().unwrap(), 3);
+    assert_eq!(s.read(LogKey::Inbox(8), 0, 10).unwrap().len(), 1);
+}

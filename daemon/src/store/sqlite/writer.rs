@@ -1,9 +1,9 @@
 //! The store thread: drains whatever is queued, writes it in one
 //! transaction (group commit), commits, then reports each core's tickets in
-//! one call. Retention by count runs inside that transaction (a few rows
-//! per touched log); retention by age runs between commits in chunks of
-//! [`AGE_CHUNK`] rows, one chunk after a commit at most, so a backlog of
-//! expired messages never holds the queue for long.
+//! one call. Retention by count runs inside that transaction, for the
+//! touched logs past their slack ([`retention`]); retention by age
+//! ([`age`]) runs between commits, one bounded step after a commit at
+//! most, so a backlog of expired messages never holds the queue for long.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -13,14 +13,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{encode_groups, kind_id, Shared};
+use super::{age, encode_groups, kind_id, retention, Shared};
 use crate::store::{thread, Cursor, LogKey, Ticket};
 
 /// Most requests written in one transaction: bounds a commit's latency.
 const MAX_BATCH: usize = 8192;
-/// Rows deleted per age-retention step.
-const AGE_CHUNK: usize = 1000;
-/// How often age retention looks for expired messages when nothing else is due.
+/// How often age retention takes its next step when nothing else is due.
 const AGE_EVERY: Duration = Duration::from_secs(1);
 
 /// A request for the store thread.
@@ -59,7 +57,12 @@ pub struct Writer {
     shared: Arc<Shared>,
     /// Last committed seq per log, loaded from `logs` on first use.
     last: HashMap<LogKey, u64>,
+    /// Per log, a seq at or below its oldest stored message (count
+    /// retention's start), loaded on first use.
+    oldest: HashMap<LogKey, u64>,
     last_age_sweep: Instant,
+    /// Where the age sweep's pass stands (the last log it finished).
+    age_at: Option<age::LogId>,
     /// Set when a commit failed: some seq shown live may not be stored, so
     /// the reservations must outlive this run.
     failed: bool,
@@ -72,7 +75,9 @@ impl Writer {
             conn,
             shared,
             last: HashMap::new(),
+            oldest: HashMap::new(),
             last_age_sweep: Instant::now(),
+            age_at: None,
             failed: false,
         }
     }
@@ -91,7 +96,7 @@ impl Writer {
             }
             self.write(std::mem::take(&mut batch));
             // Not only when idle: under steady load the queue is never
-            // empty, and one chunk per second (more while behind) is short.
+            // empty, and one step per second (more while behind) is short.
             self.age_step_if_due();
         }
         self.release_reservations();
@@ -119,6 +124,7 @@ impl Writer {
         let mut sweeps = Vec::new();
         let mut cursors = Vec::new();
         let mut touched: HashMap<LogKey, u64> = HashMap::new();
+        let mut trimmed = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
             let now = (self.shared.clock)();
             let tx = self
@@ -176,19 +182,25 @@ impl Writer {
                     }
                 }
             }
-            let retain = self.shared.retain as i64;
+            let retain = self.shared.retain as u64;
             for (log, last) in &touched {
-                // Count retention keeps the newest `retain` messages, so a
-                // log's last seq stays readable as MAX(seq): the logs table
-                // is only written where the age sweep may empty a log.
-                let floor = *last as i64 - retain;
-                if floor >= 1 {
-                    let (k, id) = kind_id(*log);
-                    tx.prepare_cached(
-                        "DELETE FROM messages WHERE kind = ?1 AND id = ?2 AND seq <= ?3",
-                    )?
-                    .execute(params![k, id, floor])?;
-                }
+                // Count retention keeps the newest messages, so a log's last
+                // seq stays readable as MAX(seq): the logs table is only
+                // written where the age sweep may empty a log.
+                let oldest = match self.oldest.get(log) {
+                    Some(o) => *o,
+                    None => load_oldest(&tx, *log, *last)?,
+                };
+                let Some(upto) = retention::trim_upto(oldest, *last, retain) else {
+                    trimmed.push((*log, oldest));
+                    continue;
+                };
+                let (k, id) = kind_id(*log);
+                tx.prepare_cached(
+                    "DELETE FROM messages WHERE kind = ?1 AND id = ?2 AND seq <= ?3",
+                )?
+                .execute(params![k, id, upto as i64])?;
+                trimmed.push((*log, upto + 1));
             }
             tx.commit()
         })();
@@ -196,6 +208,7 @@ impl Writer {
             Ok(()) => {
                 self.shared.commits.fetch_add(1, Ordering::Relaxed);
                 self.last.extend(touched);
+                self.oldest.extend(trimmed);
                 let mut pending = self.shared.lock_cursors();
                 for (uid, c) in cursors {
                     if pending.get(&uid) == Some(&c) {
@@ -211,6 +224,7 @@ impl Writer {
                 // durably reserved, never back over a seq a client saw.
                 for log in touched.keys() {
                     self.last.remove(log);
+                    self.oldest.remove(log);
                     match load_taken(&self.conn, *log) {
                         Ok(taken) => {
                             self.last.insert(*log, taken);
@@ -230,10 +244,12 @@ impl Writer {
         }
         self.report(outcomes);
         for reply in sweeps {
+            // A whole pass from the first log, to the end.
+            self.age_at = None;
             let mut total = 0;
-            while let Ok(n) = self.age_step() {
-                total += n;
-                if n < AGE_CHUNK {
+            while let Ok(step) = self.age_step() {
+                total += step.deleted;
+                if step.next.is_none() && !step.full {
                     break;
                 }
             }
@@ -246,14 +262,14 @@ impl Writer {
         thread::report(self.shared.notify(), outcomes);
     }
 
-    /// One age-retention chunk, if retention by age is on and one is due.
+    /// One age-retention step, if retention by age is on and one is due.
     fn age_step_if_due(&mut self) {
         if self.last_age_sweep.elapsed() < AGE_EVERY {
             return;
         }
         match self.age_step() {
-            // A full chunk means more may be waiting: stay due.
-            Ok(n) if n >= AGE_CHUNK => {}
+            // Out of budget means more may be waiting: stay due.
+            Ok(step) if step.full => {}
             Ok(_) => self.last_age_sweep = Instant::now(),
             Err(e) => {
                 tracing::warn!(error = %e, "age retention failed; retrying later");
@@ -262,34 +278,23 @@ impl Writer {
         }
     }
 
-    /// Deletes up to [`AGE_CHUNK`] messages older than the age limit.
-    fn age_step(&mut self) -> rusqlite::Result<usize> {
+    /// One step of the age sweep's pass (see [`age::step`]).
+    fn age_step(&mut self) -> rusqlite::Result<age::Step> {
         let Some(max_age) = self.shared.max_age_ms else {
-            return Ok(0);
+            return Ok(age::Step {
+                deleted: 0,
+                next: None,
+                full: false,
+            });
         };
         let cutoff = (self.shared.clock)() - max_age;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // First keep the last seq of every log this chunk touches: the chunk
-        // may delete a log's newest message, and numbering must not restart.
-        tx.prepare_cached(
-            "INSERT INTO logs (kind, id, last_seq)
-             SELECT m.kind, m.id, (SELECT MAX(seq) FROM messages x WHERE x.kind = m.kind AND x.id = m.id)
-             FROM (SELECT DISTINCT kind, id FROM
-                   (SELECT kind, id FROM messages WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)) m
-             WHERE true
-             ON CONFLICT (kind, id) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
-        )?
-        .execute(params![cutoff, AGE_CHUNK as i64])?;
-        let n = tx
-            .prepare_cached(
-                "DELETE FROM messages WHERE (kind, id, seq) IN
-                 (SELECT kind, id, seq FROM messages WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)",
-            )?
-            .execute(params![cutoff, AGE_CHUNK as i64])?;
+        let step = age::step(&tx, cutoff, self.age_at)?;
         tx.commit()?;
-        Ok(n)
+        self.age_at = step.next;
+        Ok(step)
     }
 }
 
@@ -307,6 +312,15 @@ pub fn load_last(conn: &Connection, log: LogKey) -> rusqlite::Result<u64> {
         .query_row([k, id], |r| r.get(0))
         .optional()?;
     Ok(last.unwrap_or(0) as u64)
+}
+
+/// The oldest stored seq of `log`, or `last + 1` when none is stored.
+fn load_oldest(conn: &Connection, log: LogKey, last: u64) -> rusqlite::Result<u64> {
+    let (k, id) = kind_id(log);
+    let oldest: Option<i64> = conn
+        .prepare_cached("SELECT MIN(seq) FROM messages WHERE kind = ?1 AND id = ?2")?
+        .query_row([k, id], |r| r.get(0))?;
+    Ok(oldest.map_or(last + 1, |o| o as u64))
 }
 
 /// The highest seq of `log` that may have been shown: stored, or durably
