@@ -123,3 +123,30 @@ async fn sigterm_drains_queued_frames_closes_with_1001_and_exits_0() {
     assert_eq!(d.wait_exit(Duration::from_secs(5)), Some(0));
     assert!(TcpStream::connect(d.addr).is_err(), "no longer accepting");
 }
+
+/// The reservations a core takes before showing seqs live are released by
+/// an orderly stop: the next start numbers on with no gap (after a crash it
+/// resumes above them instead; see `crash.rs`).
+#[tokio::test]
+async fn an_orderly_stop_leaves_no_gap_in_the_numbering() {
+    let dir = common::temp_path("orderly-stop");
+    let db = format!("sqlite:{}", dir.join("imedge.db").display());
+    let args = ["--store", db.as_str()];
+    let mut d = common::start_in(&dir, &args);
+    let mut a = d.connect(1).await;
+    drop(d.connect(2).await);
+    for i in 1..=3i64 {
+        a.send(format!(r#"{{"id":{i},"cmd":10,"dstid":2,"content":"x"}}"#))
+            .await;
+        assert_eq!(a.recv().await["seq"], i);
+    }
+    d.terminate();
+    assert_eq!(d.wait_exit(Duration::from_secs(10)), Some(0));
+    let d = common::start_in(&dir, &args);
+    let mut a = d.connect(1).await;
+    a.send(r#"{"id":4,"cmd":10,"dstid":2,"content":"x"}"#).await;
+    let ack = a.recv().await;
+    assert_eq!(ack["seq"], 4, "numbering goes on at the next seq: {ack}");
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+}
