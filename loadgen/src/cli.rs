@@ -173,9 +173,9 @@ pub struct Args {
     /// Draw delivery latency (p50/p99/p999) and throughput over time as SVG here
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Process id of the server: its CPU time and RSS over the run go in the report
-    #[arg(long, value_name = "PID")]
-    pub target_pid: Option<u32>,
+    /// Process id of the server: its CPU time and RSS over the run go in the report (repeatable or comma-separated: the nodes of a cluster, summed)
+    #[arg(long, value_name = "PID", value_delimiter = ',')]
+    pub target_pid: Vec<u32>,
     /// No progress lines
     #[arg(long)]
     pub quiet: bool,

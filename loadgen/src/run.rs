@@ -294,6 +294,6 @@ fn schedule(args: &Args, units: usize) -> Schedule {
         }),
         users: args.users,
         progress: !args.quiet,
-        target_pid: args.target_pid,
+        target_pids: args.target_pid.clone(),
     }
 }
