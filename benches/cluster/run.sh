@@ -24,7 +24,8 @@
 # Prints one table and writes benches/cluster/results/cluster-<UTC time>.json
 # (--quick: cluster-quick-*.json, ignored by git; a smoke run of a minute or
 # two, not figures to publish).
-# Environment: RESULTS (default benches/cluster/results), PORT_BASE (19100;
+# Environment: PARTS (default "a b c": the parts to run), RESULTS (default
+# benches/cluster/results), PORT_BASE (19100;
 # each cluster takes 40 ports above it), and the sizes below (A_NODES,
 # A_USERS, A_DURATION, B_USERS, B_DURATION, C_NODES, C_USERS, C_RATE,
 # C_DURATION, C_RAMP, C_NGINX_WORKERS, C_WORKER_CONNECTIONS).
@@ -39,6 +40,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RESULTS="${RESULTS:-$ROOT/benches/cluster/results}"
 PORT_BASE="${PORT_BASE:-19100}"
+PARTS="${PARTS:-a b c}"
 QUICK=0
 case "${1:-}" in
   "") ;;
@@ -54,7 +56,7 @@ if [ "$QUICK" = 1 ]; then
 else
   : "${A_NODES:=3}" "${A_USERS:=2000}" "${A_DURATION:=15}"
   : "${B_USERS:=2000}" "${B_DURATION:=15}"
-  : "${C_NODES:=8}" "${C_USERS:=100000}" "${C_RATE:=20000}" "${C_DURATION:=30}" "${C_RAMP:=60}"
+  : "${C_NODES:=8}" "${C_USERS:=100000}" "${C_RATE:=5000}" "${C_DURATION:=40}" "${C_RAMP:=40}"
   : "${C_NGINX_WORKERS:=12}" "${C_WORKER_CONNECTIONS:=19000}"
 fi
 DRAIN=10
@@ -65,12 +67,14 @@ CPUS="$(nproc)"
 CLUSTERS=()
 LOADGEN_PID=""
 cleanup() {
+  local rc=$?
   if [ -n "$LOADGEN_PID" ]; then kill "$LOADGEN_PID" 2>/dev/null || true; fi
   local d
   for d in ${CLUSTERS[@]+"${CLUSTERS[@]}"}; do
     IMEDGE_BIN="$BIN/imedge" "$LC" down --dir "$d" >/dev/null 2>&1 || true
   done
-  rm -rf "$RUN"
+  # A failed run keeps its logs (loadgen, nodes, nginx) for a look.
+  if [ "$rc" = 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$RUN"; else echo "logs kept in $RUN" >&2; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -137,6 +141,15 @@ metric_sum() { # dir name: the metric summed over every node and label
   echo "$total"
 }
 
+cpu_ticks() { # pids...: utime+stime summed, in clock ticks
+  local p total=0 v
+  for p in "$@"; do
+    v="$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)"
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+
 rss_kib() { # pids...: VmRSS summed
   local p total=0 v
   for p in "$@"; do
@@ -165,14 +178,20 @@ loadgen() { # row cluster timeout args...: runs the loadgen against the
     --message-bytes 100 --drain "$DRAIN" --cpus none --quiet \
     --out "$RUN/$row.json" >"$RUN/$row.log" 2>&1 &
   LOADGEN_PID=$!
-  # Largest RSS of the processes in $WATCH_NODES / $WATCH_NGINX while it runs.
-  local max_nodes=0 max_nginx=0 v
+  # Largest RSS of the processes in $WATCH_NODES / $WATCH_NGINX while it
+  # runs, and nginx's CPU ticks each second (for its share of the traffic
+  # window, which only the loadgen's report dates).
+  local max_nodes=0 max_nginx=0 v t0=$EPOCHREALTIME
+  : >"$RUN/$row.nginx-cpu"
   while kill -0 "$LOADGEN_PID" 2>/dev/null; do
     if [ -n "${WATCH_NODES:-}" ]; then
       # shellcheck disable=SC2086
       v="$(rss_kib $WATCH_NODES)"; [ "$v" -gt "$max_nodes" ] && max_nodes=$v
       # shellcheck disable=SC2086
       v="$(rss_kib $WATCH_NGINX)"; [ "$v" -gt "$max_nginx" ] && max_nginx=$v
+      # shellcheck disable=SC2086
+      echo "$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }') $(cpu_ticks $WATCH_NGINX)" \
+        >>"$RUN/$row.nginx-cpu"
     fi
     sleep 1
   done
@@ -202,6 +221,7 @@ row_json() { # row part extra-json
       users: .config.users, pairs: .config.pairs,
       connected: .connect.connected, connect_failed: .connect.failed,
       connect_s: .connect.phase_s, connects_per_s: .connect.per_s,
+      upgrade_p99_us: .connect.handshake_latency_us.p99,
       sent: .messages.sent, acked: .messages.acked, delivered: .messages.delivered,
       lost: .messages.lost, rejected: .messages.rejected, unresolved: .messages.unresolved,
       run_s: .messages.run_s,
@@ -218,51 +238,76 @@ row_json() { # row part extra-json
 }
 
 # ------------------------------------------------- a: same vs cross node
-echo "a: same-node vs cross-node, $A_NODES nodes, $A_USERS users, ${A_DURATION}s each" >&2
-up a "$A_NODES" memory
-for pairs in same-node cross-node; do
-  loadgen "a-$pairs" a 300 chat --users "$A_USERS" --max --inflight 16 \
-    --duration "$A_DURATION" --pairs "$pairs" --secret "$(secret_of "$RUN/a")" \
-    --url "$(node_urls "$RUN/a")" --ring-config "$RUN/a/cluster.toml" \
-    --target-pid "$(node_pids "$RUN/a" | tr ' ' ,)"
-  row_json "a-$pairs" a '{}'
-done
-down a
+part() { [[ " $PARTS " == *" $1 "* ]]; }
+
+if part a; then
+  echo "a: same-node vs cross-node, $A_NODES nodes, $A_USERS users, ${A_DURATION}s each" >&2
+  up a "$A_NODES" memory
+  for pairs in same-node cross-node; do
+    loadgen "a-$pairs" a 300 chat --users "$A_USERS" --max --inflight 16 \
+      --duration "$A_DURATION" --pairs "$pairs" --secret "$(secret_of "$RUN/a")" \
+      --url "$(node_urls "$RUN/a")" --ring-config "$RUN/a/cluster.toml" \
+      --target-pid "$(node_pids "$RUN/a" | tr ' ' ,)"
+    row_json "a-$pairs" a '{}'
+  done
+  down a
+fi
 
 # ------------------------------------------------- b: Redis, 1 vs 3 nodes
-for n in 1 3; do
-  echo "b: redis, $n node(s), $B_USERS users, ${B_DURATION}s" >&2
-  up "b$n" "$n" redis
-  loadgen "b-redis-$n-node" "b$n" 300 chat --users "$B_USERS" --max --inflight 16 \
-    --duration "$B_DURATION" --secret "$(secret_of "$RUN/b$n")" \
-    --url "$(node_urls "$RUN/b$n")" --ring-config "$RUN/b$n/cluster.toml" \
-    --target-pid "$(node_pids "$RUN/b$n" | tr ' ' ,)"
-  row_json "b-redis-$n-node" b "{\"nodes\": $n}"
-  down "b$n"
-done
+if part b; then
+  for n in 1 3; do
+    echo "b: redis, $n node(s), $B_USERS users, ${B_DURATION}s" >&2
+    up "b$n" "$n" redis
+    loadgen "b-redis-$n-node" "b$n" 300 chat --users "$B_USERS" --max --inflight 16 \
+      --duration "$B_DURATION" --secret "$(secret_of "$RUN/b$n")" \
+      --url "$(node_urls "$RUN/b$n")" --ring-config "$RUN/b$n/cluster.toml" \
+      --target-pid "$(node_pids "$RUN/b$n" | tr ' ' ,)"
+    row_json "b-redis-$n-node" b "{\"nodes\": $n}"
+    down "b$n"
+  done
+fi
 
 # ------------------------------------------------- c: many users via nginx
-echo "c: $C_USERS users through nginx ($C_NGINX_WORKERS workers) over $C_NODES nodes, $C_RATE msg/s for ${C_DURATION}s" >&2
-per_node=$((C_USERS / C_NODES * 6 / 5 + 1000))
-up c "$C_NODES" memory --max-connections "$per_node" \
-  --nginx-workers "$C_NGINX_WORKERS" --worker-connections "$C_WORKER_CONNECTIONS"
-WATCH_NODES="$(node_pids "$RUN/c")"
-WATCH_NGINX="$(nginx_workers "$RUN/c")"
-# shellcheck disable=SC2086
-base_nodes="$(rss_kib $WATCH_NODES)" base_nginx="$(rss_kib $WATCH_NGINX)"
-loadgen c-many-users c 900 chat --users "$C_USERS" --rate "$C_RATE" --duration "$C_DURATION" \
-  --ramp "$C_RAMP" --connect-timeout 30 --workers auto --src-ips 127.0.0.2-127.0.0.60 \
-  --secret "$(secret_of "$RUN/c")" --nginx "$(sed 's|^http://|ws://|; s|$|/chat|' "$RUN/c/nginx.url")" \
-  --ring-config "$RUN/c/cluster.toml" --target-pid "$(node_pids "$RUN/c" | tr ' ' ,)"
-read -r max_nodes max_nginx <"$RUN/c-many-users.rss"
-WATCH_NODES="" WATCH_NGINX=""
-row_json c-many-users c "$(jq -n --argjson n "$C_NODES" --argjson w "$C_NGINX_WORKERS" \
-  --argjson u "$C_USERS" --argjson bn "$base_nodes" --argjson mn "$max_nodes" \
-  --argjson bg "$base_nginx" --argjson mg "$max_nginx" '{
-    nodes: $n, nginx_workers: $w,
-    nodes_rss_kib: {baseline: $bn, max: $mn, per_user: (($mn - $bn) / $u)},
-    nginx_rss_kib: {baseline: $bg, max: $mg, per_user: (($mg - $bg) / $u)}}')"
-down c
+if part c; then
+  echo "c: $C_USERS users through nginx ($C_NGINX_WORKERS workers) over $C_NODES nodes, $C_RATE msg/s for ${C_DURATION}s" >&2
+  per_node=$((C_USERS / C_NODES * 6 / 5 + 1000))
+  up c "$C_NODES" memory --max-connections "$per_node" \
+    --nginx-workers "$C_NGINX_WORKERS" --worker-connections "$C_WORKER_CONNECTIONS"
+  WATCH_NODES="$(node_pids "$RUN/c")"
+  WATCH_NGINX="$(nginx_workers "$RUN/c")"
+  # shellcheck disable=SC2086
+  base_nodes="$(rss_kib $WATCH_NODES)" base_nginx="$(rss_kib $WATCH_NGINX)"
+  loadgen c-many-users c 900 chat --users "$C_USERS" --rate "$C_RATE" --duration "$C_DURATION" \
+    --ramp "$C_RAMP" --connect-timeout 30 --workers auto --src-ips 127.0.0.2-127.0.0.60 \
+    --secret "$(secret_of "$RUN/c")" --nginx "$(sed 's|^http://|ws://|; s|$|/chat|' "$RUN/c/nginx.url")" \
+    --ring-config "$RUN/c/cluster.toml" --target-pid "$(node_pids "$RUN/c" | tr ' ' ,)"
+  read -r max_nodes max_nginx <"$RUN/c-many-users.rss"
+  # nginx's CPU from the first sample after the connect phase to the last one.
+  nginx_cpu="$(awk -v from="$(jq '.connect.phase_s' "$RUN/c-many-users.json")" -v hz="$(getconf CLK_TCK)" '
+    $1 >= from && !t0 { t0 = $1; c0 = $2 } { t1 = $1; c1 = $2 }
+    END { if (t0 && t1 > t0) printf "{\"seconds\": %.1f, \"cpu_s\": %.2f}", t1 - t0, (c1 - c0) / hz; else printf "null" }' \
+    "$RUN/c-many-users.nginx-cpu")"
+  WATCH_NODES="" WATCH_NGINX=""
+  # Every user's first message costs more than the next ones (store and
+  # connection state made on first use): the latency once every user has
+  # sent once, from the loadgen's per-second points, is given apart.
+  steady="$(jq '[.timeline[] | select(.phase == "run")] as $run
+    | ($run[0].t_s + .config.users / .config.rate) as $from
+    | [$run[] | select(.t_s >= $from)]
+    | if length == 0 then null else {
+        after_s: ($from - $run[0].t_s), seconds: length,
+        p50_us_median: (map(.p50_us) | sort | .[length / 2 | floor]),
+        p99_us_median: (map(.p99_us) | sort | .[length / 2 | floor]),
+        p99_us_max: (map(.p99_us) | max)} end' "$RUN/c-many-users.json")"
+  row_json c-many-users c "$(jq -n --argjson steady "$steady" --argjson n "$C_NODES" --argjson w "$C_NGINX_WORKERS" \
+    --argjson u "$C_USERS" --argjson bn "$base_nodes" --argjson mn "$max_nodes" \
+    --argjson bg "$base_nginx" --argjson mg "$max_nginx" --argjson nc "$nginx_cpu" '{
+      nodes: $n, nginx_workers: $w, nginx_cpu_after_connect: $nc,
+      after_every_user_sent: $steady,
+      nodes_rss_kib: {baseline: $bn, max: $mn, per_user: (($mn - $bn) / $u)},
+      nginx_rss_kib: {baseline: $bg, max: $mg, per_user: (($mg - $bg) / $u)}}')"
+  down c
+fi
 
 # ---------------------------------------------------------------- summary
 STAMP="$(date -u +%Y%m%d-%H%M%S)"
@@ -282,6 +327,8 @@ jq -r '
     (if .datagrams_per_cross_node_delivery == null then "-" else (.datagrams_per_cross_node_delivery * 1000 | round / 1000 | tostring) end),
     (.lost | tostring)]) | @tsv' "$OUT" | column -t -s $'\t'
 jq -r '.rows[] | select(.part == "c") |
-  "c: \(.connected)/\(.users) connected in \(.connect_s * 10 | round / 10) s (\(.connects_per_s | round)/s, \(.connect_failed) failed); " +
-  "RSS per user: nodes \(.nodes_rss_kib.per_user * 10 | round / 10) KiB, nginx \(.nginx_rss_kib.per_user * 10 | round / 10) KiB"' "$OUT"
+  "c: \(.connected)/\(.users) connected in \(.connect_s * 10 | round / 10) s (\(.connects_per_s | round)/s, \(.connect_failed) failed, upgrade p99 \(.upgrade_p99_us / 1000) ms); " +
+  "after every user sent once (from \(.after_every_user_sent.after_s // "-") s): per-second p50 median \(.after_every_user_sent.p50_us_median // "-") us, p99 median \(.after_every_user_sent.p99_us_median // "-") us, max \(.after_every_user_sent.p99_us_max // "-") us; " +
+  "RSS per user: nodes \(.nodes_rss_kib.per_user * 10 | round / 10) KiB, nginx \(.nginx_rss_kib.per_user * 10 | round / 10) KiB; " +
+  "CPU over the traffic and drain: nodes \(.node_cpu_s * 10 | round / 10) s, nginx \(.nginx_cpu_after_connect.cpu_s // "-") s (over \(.nginx_cpu_after_connect.seconds // "-") s), loadgen \(.loadgen_cpu_s * 10 | round / 10) s"' "$OUT"
 echo "written: $OUT" >&2
