@@ -150,6 +150,20 @@ cpu_ticks() { # pids...: utime+stime summed, in clock ticks
   echo "$total"
 }
 
+# Noise: the machine's busy CPU over a row, less what the row's own
+# processes used (the cluster's nodes, nginx and redis, and this script's
+# reaped children: the loadgen with its workers, curl), is other work's.
+busy_ticks() { # all CPUs: user nice system irq softirq, and steal apart
+  awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat
+}
+
+own_ticks() { # dir: the cluster's processes plus this shell's reaped children
+  local pids
+  pids="$(node_pids "$1") $(cat "$1/nginx.pid" 2>/dev/null) $(pgrep -P "$(cat "$1/nginx.pid" 2>/dev/null || echo 0)" | paste -sd' ') $(cat "$1/redis.pid" 2>/dev/null)"
+  # shellcheck disable=SC2086
+  echo $(($(cpu_ticks $pids) + $(awk '{ print $16 + $17 }' /proc/$$/stat)))
+}
+
 rss_kib() { # pids...: VmRSS summed
   local p total=0 v
   for p in "$@"; do
@@ -171,9 +185,11 @@ loadgen() { # row cluster timeout args...: runs the loadgen against the
   local row=$1 dir=$RUN/$2 limit=$3 rc=0
   shift 3
   printf '%-22s ' "$row" >&2
-  local d0 i0
+  local d0 i0 b0 st0 o0 w0=$EPOCHREALTIME
   d0="$(metric_sum "$dir" imedge_cluster_datagrams_out_total)"
   i0="$(metric_sum "$dir" imedge_cluster_items_out_total)"
+  read -r b0 st0 < <(busy_ticks)
+  o0="$(own_ticks "$dir")"
   MONOIO_FORCE_LEGACY_DRIVER=1 timeout "$limit" "$BIN/imedge-loadgen" "$@" \
     --message-bytes 100 --drain "$DRAIN" --cpus none --quiet \
     --out "$RUN/$row.json" >"$RUN/$row.log" 2>&1 &
@@ -202,13 +218,21 @@ loadgen() { # row cluster timeout args...: runs the loadgen against the
     echo "failed ($rc): $(tail -n 3 "$RUN/$row.log" | tr '\n' ' ')" >&2
     return 1
   fi
-  local d1 i1
+  local d1 i1 b1 st1 o1 w1=$EPOCHREALTIME
+  read -r b1 st1 < <(busy_ticks)
+  o1="$(own_ticks "$dir")"
   d1="$(metric_sum "$dir" imedge_cluster_datagrams_out_total)"
   i1="$(metric_sum "$dir" imedge_cluster_items_out_total)"
   jq -n --argjson d $((d1 - d0)) --argjson i $((i1 - i0)) \
     --argjson c "$(jq '.messages.cross_node_deliveries' "$RUN/$row.json")" \
+    --argjson busy $((b1 - b0)) --argjson steal $((st1 - st0)) --argjson own $((o1 - o0)) \
+    --argjson hz "$(getconf CLK_TCK)" --argjson cpus "$CPUS" \
+    --argjson wall "$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" \
     '{datagrams_out: $d, items_out: $i,
-      datagrams_per_cross_node_delivery: (if $c > 0 then $d / $c else null end)}' \
+      datagrams_per_cross_node_delivery: (if $c > 0 then $d / $c else null end),
+      noise: {wall_s: $wall, machine_busy_s: ($busy / $hz), steal_s: ($steal / $hz),
+        row_processes_s: ($own / $hz), other_s: (($busy - $own) / $hz),
+        other_share_of_machine: (($busy - $own) / $hz / $wall / $cpus)}}' \
     >"$RUN/$row.ours.json"
   jq -r '"\(.messages.delivered_per_s | floor) deliveries/s, lost \(.messages.lost)"' "$RUN/$row.json" >&2
 }
@@ -321,11 +345,12 @@ jq -s --arg date "$(date -u +%F)" --arg command "benches/cluster/run.sh $*" \
 jq -r '
   def n(x): if x == null then "-" else (x * 10 | round / 10 | tostring) end;
   def ms(x): if x == null then "-" else (x / 100 | round / 10 | tostring) end;
-  ["row", "deliveries/s", "acked/s", "node CPU-s/1M", "p50 ms", "p99 ms", "ack p99 ms", "cross-node", "datagrams/cross", "lost"],
+  ["row", "deliveries/s", "acked/s", "node CPU-s/1M", "p50 ms", "p99 ms", "ack p99 ms", "cross-node", "datagrams/cross", "lost", "other work"],
   (.rows[] | [.row, n(.deliveries_per_s), n(.acked_per_s), n(.node_cpu_s_per_million_deliveries),
     ms(.delivery_p50_us), ms(.delivery_p99_us), ms(.ack_p99_us), n(.cross_node_share),
     (if .datagrams_per_cross_node_delivery == null then "-" else (.datagrams_per_cross_node_delivery * 1000 | round / 1000 | tostring) end),
-    (.lost | tostring)]) | @tsv' "$OUT" | column -t -s $'\t'
+    (.lost | tostring),
+    ((.noise.other_share_of_machine * 100 | round | tostring) + "%")]) | @tsv' "$OUT" | column -t -s $'\t'
 jq -r '.rows[] | select(.part == "c") |
   "c: \(.connected)/\(.users) connected in \(.connect_s * 10 | round / 10) s (\(.connects_per_s | round)/s, \(.connect_failed) failed, upgrade p99 \(.upgrade_p99_us / 1000) ms); " +
   "after every user sent once (from \(.after_every_user_sent.after_s // "-") s): per-second p50 median \(.after_every_user_sent.p50_us_median // "-") us, p99 median \(.after_every_user_sent.p99_us_median // "-") us, max \(.after_every_user_sent.p99_us_max // "-") us; " +
