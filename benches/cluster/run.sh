@@ -14,7 +14,8 @@
 #      yes, appendfsync everysec), chat --max --inflight 16 with fixed
 #      pairs, straight to the nodes: acked/s and ack p99.
 #   c  C_USERS users through nginx (C_NGINX_WORKERS workers with reuseport)
-#      over C_NODES single-threaded nodes (memory store): connect rate and
+#      over C_NODES single-threaded nodes (C_STORE: memory, or redis for one
+#      shared redis-server): connect rate and
 #      time, then chat at C_RATE msg/s with fixed pairs for C_DURATION s:
 #      delivery p50/p99, cross-node share, lost (must be 0), and the largest
 #      RSS of the nodes and of nginx's workers over the baseline, per user.
@@ -28,7 +29,7 @@
 # benches/cluster/results), PORT_BASE (19100;
 # each cluster takes 40 ports above it), and the sizes below (A_NODES,
 # A_USERS, A_DURATION, B_USERS, B_DURATION, C_NODES, C_USERS, C_RATE,
-# C_DURATION, C_RAMP, C_NGINX_WORKERS, C_WORKER_CONNECTIONS).
+# C_DURATION, C_RAMP, C_NGINX_WORKERS, C_WORKER_CONNECTIONS, C_STORE).
 #
 # Conventions of benches/e2e/run.sh: the loadgen runs on the epoll driver
 # (MONOIO_FORCE_LEGACY_DRIVER=1), the nodes on their default driver, with
@@ -59,6 +60,7 @@ else
   : "${C_NODES:=8}" "${C_USERS:=100000}" "${C_RATE:=5000}" "${C_DURATION:=40}" "${C_RAMP:=40}"
   : "${C_NGINX_WORKERS:=12}" "${C_WORKER_CONNECTIONS:=19000}"
 fi
+: "${C_STORE:=memory}"
 DRAIN=10
 BIN="$ROOT/target/release"
 LC="$ROOT/nginx/local-cluster.sh"
@@ -293,9 +295,9 @@ fi
 
 # ------------------------------------------------- c: many users via nginx
 if part c; then
-  echo "c: $C_USERS users through nginx ($C_NGINX_WORKERS workers) over $C_NODES nodes, $C_RATE msg/s for ${C_DURATION}s" >&2
+  echo "c: $C_USERS users ($C_STORE store) through nginx ($C_NGINX_WORKERS workers) over $C_NODES nodes, $C_RATE msg/s for ${C_DURATION}s" >&2
   per_node=$((C_USERS / C_NODES * 6 / 5 + 1000))
-  up c "$C_NODES" memory --max-connections "$per_node" \
+  up c "$C_NODES" "$C_STORE" --max-connections "$per_node" \
     --nginx-workers "$C_NGINX_WORKERS" --worker-connections "$C_WORKER_CONNECTIONS"
   WATCH_NODES="$(node_pids "$RUN/c")"
   WATCH_NGINX="$(nginx_workers "$RUN/c")"
@@ -319,14 +321,14 @@ if part c; then
     | ($run[0].t_s + .config.users / .config.rate) as $from
     | [$run[] | select(.t_s >= $from)]
     | if length == 0 then null else {
-        after_s: ($from - $run[0].t_s), seconds: length,
+        after_s: (($from - $run[0].t_s) * 10 | round / 10), seconds: length,
         p50_us_median: (map(.p50_us) | sort | .[length / 2 | floor]),
         p99_us_median: (map(.p99_us) | sort | .[length / 2 | floor]),
         p99_us_max: (map(.p99_us) | max)} end' "$RUN/c-many-users.json")"
-  row_json c-many-users c "$(jq -n --argjson steady "$steady" --argjson n "$C_NODES" --argjson w "$C_NGINX_WORKERS" \
+  row_json c-many-users c "$(jq -n --argjson steady "$steady" --arg store "$C_STORE" --argjson n "$C_NODES" --argjson w "$C_NGINX_WORKERS" \
     --argjson u "$C_USERS" --argjson bn "$base_nodes" --argjson mn "$max_nodes" \
     --argjson bg "$base_nginx" --argjson mg "$max_nginx" --argjson nc "$nginx_cpu" '{
-      nodes: $n, nginx_workers: $w, nginx_cpu_after_connect: $nc,
+      nodes: $n, nginx_workers: $w, store: $store, nginx_cpu_after_connect: $nc,
       after_every_user_sent: $steady,
       nodes_rss_kib: {baseline: $bn, max: $mn, per_user: (($mn - $bn) / $u)},
       nginx_rss_kib: {baseline: $bg, max: $mg, per_user: (($mg - $bg) / $u)}}')"
