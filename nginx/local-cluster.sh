@@ -7,9 +7,10 @@
 #   nginx/local-cluster.sh down [--dir D]   stop everything `up` started
 #
 # Options of `up`:
-#   --store memory|redis  the nodes' store (default memory). Until cluster
-#                         routing lands, each node's store is its own with
-#                         `memory`; `redis` shares one redis-server, started
+#   --store memory|redis  the nodes' store (default memory). With `memory`
+#                         each node's store is its own (a down node's users
+#                         get 503 until it returns); `redis` shares one
+#                         redis-server (failover), started
 #                         with appendonly yes + appendfsync everysec (at most
 #                         one second of acknowledged messages lost on a crash
 #                         of the machine, none on a crash of redis alone).
@@ -17,17 +18,32 @@
 #   --udp-base P          node i's cluster UDP port is P+i-1 (7001)
 #   --nginx-port P        nginx listens on 127.0.0.1:P (8080)
 #   --redis-port P        redis-server's port with --store redis (6390)
+#   --threads T           the nodes' worker threads (default: the daemon's,
+#                         one per core)
+#   --max-connections C   connections per node before 503 (default: the
+#                         daemon's, 19000; each takes one fd, and the
+#                         open-files limit applies per process)
+#   --nginx-workers W     nginx worker processes (1); above 1 the listener
+#                         gets `reuseport` (an accept queue per worker, so
+#                         the kernel spreads connections evenly by hash)
+#   --worker-connections M  per nginx worker (4096); a proxied WebSocket
+#                         holds 2 (client and node side), so M/2 users per
+#                         worker, and M must stay under the open-files limit
+#   -- FLAGS...           the rest goes to every node's `imedge serve`, e.g.
+#                         -- --rate-limit 1000000 --rate-burst 1000000
 # Common option: --dir D, the state directory (default ./local-cluster):
 # config with generated secrets, logs, pid files, redis data.
 # IMEDGE_BIN=path uses that imedge binary instead of a release build.
 # nginx and redis-server are installed through .ci/need when missing.
+# 100,000 users with a 20,000 open-files limit per process:
+#   up 8 --threads 1 --nginx-workers 12 --worker-connections 19000
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 
 usage() {
-    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-2}"
 }
 
@@ -51,9 +67,23 @@ http_base=9001
 udp_base=7001
 nginx_port=8080
 redis_port=6390
+threads=""
+max_connections=""
+nginx_workers=1
+worker_connections=4096
+serve_flags=()
 while [ $# -gt 0 ]; do
+    if [ "$1" = -- ]; then
+        shift
+        serve_flags=("$@")
+        break
+    fi
     [ $# -ge 2 ] || die "option $1 needs a value"
     case $1 in
+        --threads) threads=$2 ;;
+        --max-connections) max_connections=$2 ;;
+        --nginx-workers) nginx_workers=$2 ;;
+        --worker-connections) worker_connections=$2 ;;
         --dir) dir=$2 ;;
         --store) store=$2 ;;
         --http-base) http_base=$2 ;;
@@ -68,6 +98,10 @@ for p in "$http_base" "$udp_base" "$nginx_port" "$redis_port"; do
     [[ "$p" =~ ^[0-9]+$ ]] && [ "$p" -ge 1 ] && [ "$p" -le 65535 ] || die "bad port '$p'"
 done
 case $store in memory | redis) ;; *) die "--store must be memory or redis, got '$store'" ;; esac
+for v in "$nginx_workers" "$worker_connections" ${threads:+"$threads"} ${max_connections:+"$max_connections"}; do
+    [[ "$v" =~ ^[0-9]+$ ]] || die "not a count: '$v'"
+done
+[ "$nginx_workers" -ge 1 ] || die "--nginx-workers must be at least 1"
 
 # Is the process in pid file $1 alive?
 alive() {
@@ -183,11 +217,16 @@ up() {
         chmod 600 "$conf"
     fi
 
+    local node_flags=()
+    [ -n "$threads" ] && node_flags+=(--threads "$threads")
+    [ -n "$max_connections" ] && node_flags+=(--max-connections "$max_connections")
+    node_flags+=(${serve_flags[@]+"${serve_flags[@]}"})
     for i in $(seq "$n"); do
         mkdir -p "$dir/node-$i"
         nohup "$bin" serve --config "$conf" --node-id "$i" \
             --listen "127.0.0.1:$((http_base + i - 1))" \
             --data-dir "$dir/node-$i" --store "$store_url" \
+            ${node_flags[@]+"${node_flags[@]}"} \
             >"$dir/node-$i.log" 2>&1 </dev/null &
         echo $! >"$dir/node-$i.pid"
         echo "http://127.0.0.1:$((http_base + i - 1))" >"$dir/node-$i.url"
@@ -224,16 +263,21 @@ redis_ok() {
 
 # The shape of nginx/imedge.conf, sized for one machine and kept in $dir.
 write_nginx_conf() {
-    local i servers=""
+    local i servers="" reuseport="" nofile
     for i in $(seq "$n"); do
         servers+="        server 127.0.0.1:$((http_base + i - 1)) max_fails=0;"$'\n'
     done
+    [ "$nginx_workers" -gt 1 ] && reuseport=" reuseport"
+    # Workers may raise their soft limit up to the hard one, no further.
+    nofile=$(ulimit -Hn)
+    [ "$nofile" = unlimited ] && nofile=$((worker_connections + 1024))
     cat >"$dir/nginx.conf" <<EOF
 # Generated by nginx/local-cluster.sh from the shape of nginx/imedge.conf.
-worker_processes 1;
+worker_processes $nginx_workers;
+worker_rlimit_nofile $nofile;
 pid $dir/nginx.pid;
 error_log $dir/nginx-error.log warn;
-events { worker_connections 4096; }
+events { worker_connections $worker_connections; }
 http {
     client_body_temp_path $dir/nginx-temp/body;
     proxy_temp_path $dir/nginx-temp/proxy;
@@ -256,7 +300,7 @@ http {
         hash \$im_key consistent;
 $servers    }
     server {
-        listen 127.0.0.1:$nginx_port;
+        listen 127.0.0.1:$nginx_port$reuseport;
         location = /chat {
             default_type application/json;
             if (\$im_key = "") {

@@ -37,12 +37,37 @@ impl Scenario {
 
 /// How a sender picks the recipient of a single message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Pairs {
     /// Always the same partner (user 2k with 2k+1).
     Fixed,
     /// A uniformly random other user for every message.
     Random,
+    /// Always the same partner, owned by the same node (needs --ring or --ring-config)
+    SameNode,
+    /// Always the same partner, owned by another node (needs --ring or --ring-config)
+    CrossNode,
+}
+
+impl Pairs {
+    /// The flag's value, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pairs::Fixed => "fixed",
+            Pairs::Random => "random",
+            Pairs::SameNode => "same-node",
+            Pairs::CrossNode => "cross-node",
+        }
+    }
+
+    /// Whether the partners come from the ring's owners.
+    pub fn by_owner(self) -> Option<crate::pairing::Side> {
+        match self {
+            Pairs::SameNode => Some(crate::pairing::Side::Same),
+            Pairs::CrossNode => Some(crate::pairing::Side::Other),
+            Pairs::Fixed | Pairs::Random => None,
+        }
+    }
 }
 
 /// imedge-loadgen: simulated WebSocket users with exact delivery accounting.
@@ -148,9 +173,9 @@ pub struct Args {
     /// Draw delivery latency (p50/p99/p999) and throughput over time as SVG here
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Process id of the server: its CPU time and RSS over the run go in the report
-    #[arg(long, value_name = "PID")]
-    pub target_pid: Option<u32>,
+    /// Process id of the server: its CPU time and RSS over the run go in the report (repeatable or comma-separated: the nodes of a cluster, summed)
+    #[arg(long, value_name = "PID", value_delimiter = ',')]
+    pub target_pid: Vec<u32>,
     /// No progress lines
     #[arg(long)]
     pub quiet: bool,

@@ -81,6 +81,11 @@ impl Cluster {
         usize::from(self.owner[i])
     }
 
+    /// The owner (server index) of every user, by user index.
+    pub fn owners(&self) -> Vec<usize> {
+        self.owner.iter().map(|&o| usize::from(o)).collect()
+    }
+
     /// Whether a delivery from user index `sender` to `recipient` crosses
     /// nodes.
     pub fn crosses(&self, sender: usize, recipient: usize) -> bool {

@@ -29,8 +29,8 @@ pub struct Schedule {
     pub users: usize,
     /// Print progress lines.
     pub progress: bool,
-    /// Server process to measure.
-    pub target_pid: Option<u32>,
+    /// Server processes to measure (their usage is summed); empty: none.
+    pub target_pids: Vec<u32>,
 }
 
 /// One second of the run.
@@ -172,10 +172,8 @@ pub fn coordinate(
             if s.progress {
                 progress_line(&p, &view, s.users);
             }
-            if let Some(pid) = s.target_pid {
-                if let Some(u) = procstat::read(&pid.to_string()) {
-                    rss_max = rss_max.max(u.rss_kib);
-                }
+            if let Some(u) = procstat::read_sum(&s.target_pids) {
+                rss_max = rss_max.max(u.rss_kib);
             }
             out.timeline.push(p);
         }
@@ -183,7 +181,7 @@ pub fn coordinate(
             Stage::Connect => {
                 if connected.len() == s.units {
                     out.connect_s = t0.elapsed().as_secs_f64();
-                    target_start = s.target_pid.and_then(|p| procstat::read(&p.to_string()));
+                    target_start = procstat::read_sum(&s.target_pids);
                     own_start = procstat::read("self");
                     send(Command::Start)?;
                     stage = Stage::Run;
@@ -236,8 +234,8 @@ pub fn coordinate(
             }
         }
     }
-    if let (Some(pid), Some(a)) = (s.target_pid, target_start) {
-        if let Some(b) = procstat::read(&pid.to_string()) {
+    if let Some(a) = target_start {
+        if let Some(b) = procstat::read_sum(&s.target_pids) {
             out.target_cpu_s = Some(b.cpu_s - a.cpu_s);
             out.target_rss_max_kib = Some(rss_max.max(b.rss_kib));
         }

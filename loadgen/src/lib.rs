@@ -16,6 +16,7 @@ pub mod coord;
 pub mod engine;
 pub mod groups;
 pub mod limits;
+pub mod pairing;
 pub mod plan;
 pub mod procstat;
 pub mod proto;

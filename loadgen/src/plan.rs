@@ -30,6 +30,9 @@ pub struct Plan {
     pub room_share: f64,
     /// Users per unit (the last unit may be shorter).
     pub unit_size: usize,
+    /// Partners chosen by ring owner (`--pairs same-node|cross-node`), by
+    /// user index; set by [`Plan::pair_by_owner`].
+    owner_partners: Option<Vec<Option<u32>>>,
 }
 
 impl Plan {
@@ -53,6 +56,16 @@ impl Plan {
             pairs: args.pairs,
             room_share: args.room_share,
             unit_size,
+            owner_partners: None,
+        }
+    }
+
+    /// Fixes each user's partner by its owner node (`owners[i]` for user
+    /// index `i`), when `--pairs` asks for it. Such pairs may span units:
+    /// only peer mode needs a pair on one core, and it has no ring.
+    pub fn pair_by_owner(&mut self, owners: &[usize]) {
+        if let Some(side) = self.pairs.by_owner() {
+            self.owner_partners = Some(crate::pairing::partners(owners, side));
         }
     }
 
@@ -95,8 +108,12 @@ impl Plan {
         g * self.group_size..((g + 1) * self.group_size).min(self.users)
     }
 
-    /// The fixed chat partner of user `i`: its neighbour within its unit.
+    /// The fixed chat partner of user `i`: the one chosen by owner node, or
+    /// else its neighbour within its unit.
     pub fn partner(&self, i: usize) -> Option<usize> {
+        if let Some(p) = &self.owner_partners {
+            return p[i].map(|j| j as usize);
+        }
         let unit = self.unit_range(i / self.unit_size);
         let j = i ^ 1;
         if unit.contains(&j) {

@@ -23,6 +23,21 @@ pub fn read(pid: &str) -> Option<Usage> {
     Some(Usage { cpu_s, rss_kib })
 }
 
+/// The usage of `pids` added up (a cluster's nodes); `None` when there
+/// are none or one is gone, since a partial sum would read as a figure.
+pub fn read_sum(pids: &[u32]) -> Option<Usage> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().try_fold(Usage::default(), |sum, pid| {
+        let u = read(&pid.to_string())?;
+        Some(Usage {
+            cpu_s: sum.cpu_s + u.cpu_s,
+            rss_kib: sum.rss_kib + u.rss_kib,
+        })
+    })
+}
+
 /// utime + stime of a stat line, in seconds. The command name (field 2)
 /// may hold spaces and parentheses, so fields are counted after its last `)`.
 fn cpu_seconds(stat: &str, ticks: u64) -> Option<f64> {
@@ -43,5 +58,10 @@ mod tests {
         let line = "123 (a) b) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0";
         assert_eq!(cpu_seconds(line, 100), Some(3.0));
         assert!(read("self").is_some_and(|u| u.rss_kib > 0));
+        let me = std::process::id();
+        let one = read_sum(&[me]).unwrap();
+        assert!(read_sum(&[me, me]).is_some_and(|two| two.rss_kib >= 2 * one.rss_kib));
+        assert_eq!(read_sum(&[]), None);
+        assert_eq!(read_sum(&[me, u32::MAX]), None);
     }
 }

@@ -33,6 +33,20 @@ pub fn validate(args: &Args) -> anyhow::Result<()> {
     if args.peer && args.max && args.pairs == crate::cli::Pairs::Random {
         bail!("--peer --max frees window slots on delivery, which needs fixed pairs: use --pairs fixed or --rate");
     }
+    if args.pairs.by_owner().is_some() {
+        if args.peer {
+            bail!(
+                "--pairs {} needs imedge's ring, which the peers do not have: use --pairs fixed",
+                args.pairs.name()
+            );
+        }
+        if args.ring.is_none() && args.ring_config.is_none() {
+            bail!(
+                "--pairs {} picks partners by owner node: give --ring or --ring-config",
+                args.pairs.name()
+            );
+        }
+    }
     if !args.peer && args.secret.is_none() && args.tokens.is_none() {
         bail!("give --secret (the daemon's secret, to mint tokens) or --tokens FILE; or --peer for a reference server");
     }
@@ -80,10 +94,25 @@ pub fn endpoints(args: &Args) -> anyhow::Result<(Vec<Target>, Tokens, Vec<std::n
 }
 
 /// The shared context of every core of the run.
-pub fn context(args: &Args, plan: Plan, total_cores: usize, run_id: u32) -> anyhow::Result<Ctx> {
+pub fn context(
+    args: &Args,
+    mut plan: Plan,
+    total_cores: usize,
+    run_id: u32,
+) -> anyhow::Result<Ctx> {
     let (targets, tokens, src_ips) = endpoints(args)?;
-    let total_senders = (0..plan.users).filter(|&i| plan.is_sender(i)).count();
     let cluster = Cluster::from_args(args, &plan, &targets)?;
+    if let Some(c) = &cluster {
+        plan.pair_by_owner(&c.owners());
+    }
+    let total_senders = (0..plan.users).filter(|&i| plan.is_sender(i)).count();
+    if args.scenario == Scenario::Chat && args.pairs.by_owner().is_some() && total_senders == 0 {
+        bail!(
+            "--pairs {}: no user has a partner (one node owns all {} users, or every node owns a single one)",
+            args.pairs.name(),
+            plan.users
+        );
+    }
     Ok(Ctx {
         plan,
         targets,
@@ -265,6 +294,6 @@ fn schedule(args: &Args, units: usize) -> Schedule {
         }),
         users: args.users,
         progress: !args.quiet,
-        target_pid: args.target_pid,
+        target_pids: args.target_pid.clone(),
     }
 }

@@ -262,6 +262,101 @@ fn crossings_are_counted_per_delivery_and_merged_across_workers() {
     assert!(plain["messages"]["cross_node_share"].is_null());
 }
 
+/// `--pairs same-node` against two standalone daemons: they cannot forward
+/// to each other, so a pair split over them would lose every message.
+#[test]
+fn same_node_pairs_never_leave_their_node() {
+    let (a, b) = (Daemon::start_with(&[]), Daemon::start_with(&[]));
+    let ring = format!("{},{}", a.addr, b.addr);
+    let r = run(&strings(&[
+        "chat",
+        "--users",
+        "40",
+        "--rate",
+        "400",
+        "--duration",
+        "1",
+        "--pairs",
+        "same-node",
+        "--ring",
+        &ring,
+        "--url",
+        &a.url(),
+        "--url",
+        &b.url(),
+        // Each worker computes the pairs itself: they must agree.
+        "--workers",
+        "2",
+        "--cores",
+        "1",
+    ]));
+    assert_nothing_lost(&r);
+    assert_eq!(r["config"]["pairs"], "same-node");
+    assert_eq!(count(&r, "messages.cross_node_deliveries"), 0);
+    assert_eq!(r["messages"]["cross_node_share"].as_f64(), Some(0.0));
+    // Every user has a partner unless its node owns it alone.
+    let per_server = &r["target"]["users_per_server"];
+    let lonely = (0..2).filter(|&s| per_server[s] == 1).count() as u64;
+    assert_eq!(count(&r, "messages.pairs"), 40 - lonely);
+}
+
+/// `--pairs cross-node` through one daemon standing in for nginx, the ring
+/// naming three absent nodes: every delivery crosses, whatever the uids.
+#[test]
+fn cross_node_pairs_always_cross() {
+    let d = Daemon::start_with(&[]);
+    let r = run(&strings(&[
+        "chat",
+        "--users",
+        "41",
+        "--rate",
+        "410",
+        "--duration",
+        "1",
+        "--pairs",
+        "cross-node",
+        "--nginx",
+        &d.url(),
+        "--ring",
+        "127.0.0.1:9001,127.0.0.1:9002 weight=3,127.0.0.1:9003",
+        "--workers",
+        "2",
+        "--cores",
+        "1",
+    ]));
+    assert_nothing_lost(&r);
+    let delivered = count(&r, "messages.delivered");
+    assert_eq!(count(&r, "messages.cross_node_deliveries"), delivered);
+    assert_eq!(r["messages"]["cross_node_share"].as_f64(), Some(1.0));
+    // Everybody sends, the odd one out included.
+    assert_eq!(count(&r, "messages.pairs"), 41);
+}
+
+#[test]
+fn pairs_by_node_need_a_ring_and_refuse_the_peers() {
+    for (extra, wanted) in [
+        (
+            &[][..],
+            "--pairs cross-node picks partners by owner node: give --ring",
+        ),
+        (&["--peer"][..], "--pairs cross-node needs imedge's ring"),
+        (
+            &["--ring", "127.0.0.1:9001,127.0.0.1:9002 down"][..],
+            "no user has a partner",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_imedge-loadgen"))
+            .args(["chat", "--users", "4", "--rate", "10", "--secret", SECRET])
+            .args(["--pairs", "cross-node", "--nginx", "ws://127.0.0.1:9/chat"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{extra:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(wanted), "{extra:?}: {err}");
+    }
+}
+
 #[test]
 fn a_ring_server_without_a_url_is_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_imedge-loadgen"))

@@ -130,7 +130,9 @@ fn pick_dst(core: &Core, st: &mut State, i: usize) -> Option<Dst> {
     let index = u.index;
     let chat = |st: &mut State| -> Option<Dst> {
         match plan.pairs {
-            Pairs::Fixed => plan.partner(index).map(|p| Dst::User(plan.uid(p))),
+            Pairs::Fixed | Pairs::SameNode | Pairs::CrossNode => {
+                plan.partner(index).map(|p| Dst::User(plan.uid(p)))
+            }
             Pairs::Random if plan.users > 1 => {
                 let mut j = st.below(plan.users - 1);
                 if j >= index {

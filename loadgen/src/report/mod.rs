@@ -216,7 +216,7 @@ pub struct CpuOut {
     pub loadgen_rss_kib: Option<u64>,
     /// Messages sent per loadgen CPU second.
     pub loadgen_msgs_per_cpu_s: Option<f64>,
-    /// The target's CPU seconds (`--target-pid`).
+    /// The target's CPU seconds (`--target-pid`, summed over its pids).
     pub target_cpu_s: Option<f64>,
     /// The target's CPU seconds per million deliveries.
     pub target_cpu_s_per_million_deliveries: Option<f64>,
