@@ -33,10 +33,9 @@
 #
 # Conventions of benches/e2e/run.sh: the loadgen runs on the epoll driver
 # (MONOIO_FORCE_LEGACY_DRIVER=1), the nodes on their default driver, with
-# the rate limit lifted. Two more, for more processes than CPUs: a node
-# with --threads 1 pins its core thread to CPU 0 (every node to the same
-# one), so the nodes are unpinned with taskset after they start, and the
-# loadgen runs with --cpus none; the kernel spreads everything.
+# the rate limit lifted. One more, for more processes than CPUs: the
+# loadgen runs with --cpus none, and the nodes (--threads 1, fewer threads
+# than CPUs) do not pin themselves; the kernel spreads everything.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RESULTS="${RESULTS:-$ROOT/benches/cluster/results}"
@@ -100,10 +99,6 @@ up() { # name nodes store [local-cluster options...]: starts a cluster in $RUN/n
     --redis-port $((base + 33)) --threads 1 "$@" \
     -- --rate-limit 1000000 --rate-burst 1000000 --log warn >"$RUN/$name.up.log" 2>&1 ||
     { cat "$RUN/$name.up.log" >&2; return 1; }
-  local pid
-  for pid in $(node_pids "$dir"); do
-    taskset -a -p -c "0-$((CPUS - 1))" "$pid" >/dev/null
-  done
   # Wait until every node sees every other up (heartbeats).
   local i
   for i in $(seq 100); do

@@ -108,9 +108,13 @@ pub fn run(
         let ready = ready_tx.clone();
         // The cluster task runs on the first core (see `cluster`).
         let cluster = if id == 0 { cluster_task.take() } else { None };
+        // Pinned only when the cores fill the machine: a node given fewer
+        // threads than CPUs may share the host with other nodes, and all of
+        // them pinned from CPU 0 up would crowd the first CPUs.
+        let cpu = (threads >= cpus).then_some(id % cpus);
         std::thread::Builder::new()
             .name(format!("imedge-core-{id}"))
-            .spawn(move || core_thread(id, id % cpus, shared, listener, rx, cluster, ready, go))
+            .spawn(move || core_thread(id, cpu, shared, listener, rx, cluster, ready, go))
             .context("cannot start a core thread")?;
     }
     for _ in 0..threads {
@@ -174,7 +178,7 @@ fn build_runtime(id: usize) -> std::io::Result<Runtime> {
 #[allow(clippy::too_many_arguments)]
 fn core_thread(
     id: usize,
-    cpu: usize,
+    cpu: Option<usize>,
     shared: Arc<Shared>,
     listener: std::net::TcpListener,
     rx: flume::Receiver<CoreMsg>,
@@ -182,8 +186,10 @@ fn core_thread(
     ready: std::sync::mpsc::Sender<std::io::Result<()>>,
     go: std::sync::mpsc::Receiver<()>,
 ) {
-    if let Err(e) = monoio::utils::bind_to_cpu_set(Some(cpu)) {
-        tracing::warn!(core = id, cpu, error = %e, "could not pin the core thread");
+    if let Some(cpu) = cpu {
+        if let Err(e) = monoio::utils::bind_to_cpu_set(Some(cpu)) {
+            tracing::warn!(core = id, cpu, error = %e, "could not pin the core thread");
+        }
     }
     let rt = match build_runtime(id) {
         Ok(rt) => rt,
