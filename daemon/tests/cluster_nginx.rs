@@ -22,7 +22,6 @@ use common::traffic::{collect, single, stream, sync_all, Inbox, Outcome, Planned
 use imedge::cluster::wire::header::Kind;
 use imedge::cluster::wire::seal::datagram_buf;
 use imedge::cluster::wire::{Key, Sealer};
-use imedge::server::numbering::AHEAD;
 
 /// Each user's uids are taken from here up, by owner node.
 const BASE: u64 = 1_000;
@@ -44,10 +43,10 @@ fn drops(stack: &Stack, id: usize, reason: &str) -> f64 {
 }
 
 /// Checks one recipient's replayed inbox: seqs in order, no content twice,
-/// every acked message at its acked seq, and no seq missing, except, when
-/// `crashed` (its owner was killed), one jump of at most [`AHEAD`] seqs:
-/// the owner's reservation, above which numbering resumes by design.
-fn check_inbox(uid: i64, inbox: &Inbox, acked: &BTreeMap<u64, String>, crashed: bool) {
+/// every acked message at its acked seq, and no seq missing, also for the
+/// users of a killed node: the next owner continues at the last stored seq
+/// (with the shared store nothing is shown before it is stored).
+fn check_inbox(uid: i64, inbox: &Inbox, acked: &BTreeMap<u64, String>) {
     assert!(!inbox.truncated, "uid {uid}: retention cut the inbox");
     let seqs: Vec<u64> = inbox.replayed.iter().map(|(s, _)| *s).collect();
     assert!(
@@ -62,27 +61,12 @@ fn check_inbox(uid: i64, inbox: &Inbox, acked: &BTreeMap<u64, String>, crashed: 
         .filter(|w| w[1] != w[0] + 1)
         .map(|w| (w[0], w[1]))
         .collect();
-    if crashed {
-        assert!(
-            jumps.len() <= 1 && jumps.iter().all(|(a, b)| b - a <= AHEAD),
-            "uid {uid}: seqs missing beyond one crash gap: {jumps:?} (latest {})",
-            inbox.latest
-        );
-        if let Some((a, b)) = jumps.first() {
-            eprintln!(
-                "uid {uid}: seqs {}..={} skipped after the crash",
-                a + 1,
-                b - 1
-            );
-        }
-    } else {
-        assert_eq!(
-            jumps,
-            vec![],
-            "uid {uid}: seqs missing (latest {})",
-            inbox.latest
-        );
-    }
+    assert_eq!(
+        jumps,
+        vec![],
+        "uid {uid}: seqs missing (latest {})",
+        inbox.latest
+    );
     let contents: BTreeSet<&str> = inbox.replayed.iter().map(|(_, c)| c.as_str()).collect();
     assert_eq!(
         contents.len(),
@@ -292,21 +276,17 @@ async fn a_node_killed_mid_stream_loses_no_acknowledged_message() {
         let mut c = stack.connect(r).await;
         let inbox = sync_all(&mut c).await;
         let mine = acked.remove(&r).unwrap_or_default();
-        check_inbox(r, &inbox, &mine, stack.owner(r) == KILLED);
-        // What arrived live is stored at that seq; but an owner shows a
-        // message live before its commit (numbering.rs), so one it had not
-        // acked may die with it.
-        let mut shown_lost = 0;
+        check_inbox(r, &inbox, &mine);
+        // With the shared store nothing is shown before it is stored: what
+        // arrived live is stored at that seq, the killed node's users too.
         for (seq, content) in &live {
             match inbox.replayed.iter().find(|(s, _)| s == seq) {
                 Some((_, c)) => assert_eq!(c, content, "uid {r}: live seq {seq}"),
-                None if stack.owner(r) == KILLED && !mine.contains_key(seq) => shown_lost += 1,
                 None => panic!("uid {r}: live seq {seq} ({content}) is not stored"),
             }
         }
         eprintln!(
-            "uid {r} (node {}): {} stored (latest seq {}), {} acked, {} live, \
-             {shown_lost} shown live but not stored",
+            "uid {r} (node {}): {} stored (latest seq {}), {} acked, {} live",
             stack.owner(r),
             inbox.replayed.len(),
             inbox.latest,

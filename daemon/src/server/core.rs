@@ -110,6 +110,9 @@ struct PendingAck {
     id: i64,
     seq: u64,
     ts: i64,
+    /// The live delivery, when the store shows nothing before its commit
+    /// (see [`crate::store::Store::shows_after_commit`]).
+    show: Option<Show>,
 }
 
 impl Core {
@@ -260,7 +263,9 @@ impl Core {
         Ticket { core: self.id, id }
     }
 
-    /// Remembers to ack (cmd 20) when the store reports `ticket` durable.
+    /// Remembers to ack (cmd 20), and to show `show` live first if given,
+    /// when the store reports `ticket` durable.
+    #[allow(clippy::too_many_arguments)]
     pub fn ack_when_durable(
         &self,
         ticket: u64,
@@ -269,6 +274,7 @@ impl Core {
         id: i64,
         seq: u64,
         ts: i64,
+        show: Option<Show>,
     ) {
         self.acks.borrow_mut().insert(
             ticket,
@@ -278,6 +284,7 @@ impl Core {
                 id,
                 seq,
                 ts,
+                show,
             },
         );
     }
@@ -295,12 +302,17 @@ impl Core {
                 continue;
             };
             match outcome {
-                Ok(()) if super::dispatch::wants_ack(p.to, p.id) => {
-                    self.reply(p.to, crate::msg::ack_frame(p.id, p.seq, p.ts))
+                Ok(()) => {
+                    // A log's appends are reported in seq order: so are these shows.
+                    if let Some(show) = p.show {
+                        self.show_now(p.seq, show);
+                    }
+                    if super::dispatch::wants_ack(p.to, p.id) {
+                        self.reply(p.to, crate::msg::ack_frame(p.id, p.seq, p.ts));
+                    }
                 }
-                Ok(()) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, seq = p.seq, "append failed after live delivery");
+                    tracing::warn!(error = %e, seq = p.seq, "append failed");
                     // The store moved its view of the log above every seq that
                     // may have been shown; ours must follow, or every later
                     // append to it would be refused as a gap.
@@ -383,6 +395,10 @@ impl Core {
     /// makes one due (see [`super::numbering`]); an error means `seq` must
     /// not be taken.
     pub fn reserve_for(&self, log: LogKey, seq: u64) -> Result<(), StoreError> {
+        if self.shared.store.shows_after_commit() {
+            // Nothing is shown before it is stored: nothing to reserve.
+            return Ok(());
+        }
         let Some((after, upto)) = self
             .seqs
             .borrow()

@@ -128,8 +128,11 @@ pub fn accept(
             skip: from.node(),
         },
     };
+    if a.pending.is_some() && core.shared.store.shows_after_commit() {
+        return ack(core, from, env.id, &a, Some(show));
+    }
     core.show(a.log, a.seq, show);
-    ack(core, from, env.id, &a);
+    ack(core, from, env.id, &a, None);
 }
 
 /// A message numbered, framed and handed to the store.
@@ -190,10 +193,11 @@ pub fn wants_ack(to: Origin, id: i64) -> bool {
     id != 0 || matches!(to, Origin::Peer { .. })
 }
 
-/// Acks now, or once the store reports the append durable.
-fn ack(core: &Core, to: Origin, id: i64, a: &Accepted) {
+/// Acks now, or once the store reports the append durable (showing `show`
+/// live then, when given).
+fn ack(core: &Core, to: Origin, id: i64, a: &Accepted, show: Option<Show>) {
     match a.pending {
-        Some(ticket) => core.ack_when_durable(ticket, a.log, to, id, a.seq, a.ts),
+        Some(ticket) => core.ack_when_durable(ticket, a.log, to, id, a.seq, a.ts, show),
         None if wants_ack(to, id) => core.reply(to, msg::ack_frame(id, a.seq, a.ts)),
         None => {}
     }

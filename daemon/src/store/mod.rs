@@ -150,6 +150,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Appended, StoreError> {
         Ok(Appended::Durable)
     }
+    /// Whether a message is shown live only once its append is durable
+    /// (its ack time) rather than at once. A store shared between nodes
+    /// says yes: no seq is then ever seen that the store does not hold, so
+    /// when a node dies, the next owner of its logs continues at the last
+    /// stored seq, with no gap and no reuse, and no reservation is needed.
+    /// The cost is live latency: one store round trip. A store one process
+    /// owns says no (the default): it shows at once and covers what it
+    /// shows with reservations (see [`Store::reserve`]).
+    fn shows_after_commit(&self) -> bool {
+        false
+    }
     /// The orderly stop: writes what is queued, releases the seq
     /// reservations (every seq shown is stored now, so the next start, or
     /// the next owner, numbers on with no gap) and ends the store's thread,

@@ -360,6 +360,10 @@ impl Store for RedisStore {
         Ok(Appended::Pending)
     }
 
+    fn shows_after_commit(&self) -> bool {
+        true
+    }
+
     fn hand_over(&self, log: LogKey, last: u64) {
         self.shared.forget_front(log);
         if self.queue(Op::HandOver { log, last }).is_err() {
