@@ -13,6 +13,12 @@
 //! the log's numbering resumes above its last reservation: the cost is a gap
 //! of under [`AHEAD`] seqs, which a syncing client skips (cmd 31 reports the
 //! new base), never a reused seq. An orderly stop releases the reservations.
+//!
+//! A store shared between nodes (Redis) takes the other side of the trade:
+//! it shows a message only once it is stored (see
+//! [`crate::store::Store::shows_after_commit`]), so no reservation is needed
+//! and a node that takes over a dead node's logs continues at the last
+//! stored seq, with no gap; live delivery costs one Redis round trip.
 
 use std::collections::VecDeque;
 

@@ -138,7 +138,6 @@ impl Conn {
             &*scripts::CLAIM_ACCOUNT,
             &*scripts::RESERVE,
             &*scripts::RELEASE,
-            &*scripts::HAND_OVER,
         ] {
             s.prepare_invoke().load(self.like())?;
         }

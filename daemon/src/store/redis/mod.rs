@@ -364,15 +364,10 @@ impl Store for RedisStore {
         true
     }
 
-    fn hand_over(&self, log: LogKey, last: u64) {
+    /// Nothing is shown before it is stored (see `shows_after_commit`), so
+    /// there is no reservation to hand over: only the cached view goes.
+    fn hand_over(&self, log: LogKey, _last: u64) {
         self.shared.forget_front(log);
-        if self.queue(Op::HandOver { log, last }).is_err() {
-            // The reservation stays: the next owner skips it (a gap, never a reuse).
-            tracing::warn!(
-                ?log,
-                "store queue full: log handed over with its reservation"
-            );
-        }
     }
 
     fn append(

@@ -136,28 +136,6 @@ return 0
     )
 });
 
-/// Gives a log up to the node that owns it now: if the caller is still its
-/// writer, lowers the reservation to `last`, the last seq the caller took
-/// (nothing above it was shown), and drops the writer, so the next owner
-/// continues at `last + 1` with no gap. The caller's appends still queued
-/// before this land first (same pipeline); any that come after the next
-/// owner's reservation are refused, never stored over its seqs.
-///
-/// KEYS: reservation, writer. ARGV: last, the caller's writer token.
-/// Answers 1 when given up, 0 when another node had taken the log already.
-pub static HAND_OVER: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
-return 1
-"#,
-    )
-});
-
 /// Reads up to `limit` entries after a seq.
 ///
 /// KEYS: list. ARGV: after, limit. Answers the entries in order (each

@@ -53,13 +53,6 @@ pub enum Op {
         /// Reported back through the notify callback.
         ticket: Ticket,
     },
-    /// Give up numbering a log whose last taken seq is `last`.
-    HandOver {
-        /// Its log.
-        log: LogKey,
-        /// The last seq this node took (stored, or pending in order).
-        last: u64,
-    },
     /// Record a user as known.
     EnsureUser(i64),
     /// Record a delivery cursor.
@@ -279,16 +272,6 @@ impl Writer {
                     .arg(&self.shared.token);
                 c
             }
-            Op::HandOver { log, last } => {
-                let mut c = redis::cmd("EVALSHA");
-                c.arg(scripts::HAND_OVER.get_hash())
-                    .arg(2)
-                    .arg(keys::reserved(*log))
-                    .arg(keys::writer(*log))
-                    .arg(*last)
-                    .arg(&self.shared.token);
-                c
-            }
             Op::EnsureUser(uid) => {
                 let mut c = redis::cmd("HSET");
                 c.arg(keys::user(*uid)).arg("known").arg(1);
@@ -354,9 +337,6 @@ impl Writer {
                     if cursors.get(&uid) == Some(&c) {
                         cursors.remove(&uid);
                     }
-                }
-                Op::HandOver { log, .. } => {
-                    self.reserved.remove(&log);
                 }
                 Op::EnsureUser(_) => {}
             }
