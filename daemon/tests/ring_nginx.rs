@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv6Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::nginx::{nginx_bin, repo_root};
+use common::nginx::{nginx_bin, repo_root, Nginx};
 use imedge::cluster::Ring;
 
 /// Ids per upstream configuration.
@@ -55,67 +55,20 @@ fn has_ipv6_loopback() -> bool {
     TcpListener::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
 }
 
-/// nginx in the foreground, one process, on its own prefix; killed on drop.
-struct Nginx {
-    child: Child,
-    port: u16,
-    dir: TempDir,
-}
-
-impl Nginx {
-    /// Writes `conf` (which must listen on `port`) and starts nginx on it.
-    fn start(dir: TempDir, port: u16, conf: &str) -> Nginx {
-        let file = dir.0.join("nginx.conf");
-        std::fs::write(&file, conf).unwrap();
-        let child = Command::new(nginx_bin())
-            .arg("-p")
-            .arg(&dir.0)
-            .arg("-c")
-            .arg(&file)
-            .arg("-e")
-            .arg(dir.0.join("error.log"))
-            .stdin(Stdio::null())
-            .spawn()
-            .expect("starting nginx");
-        let mut n = Nginx { child, port, dir };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = n.child.try_wait() {
-                panic!("nginx exited ({status}): {}", n.error_log());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "nginx did not listen: {}",
-                n.error_log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
+/// nginx's `access.log` once it holds `n` lines (nginx writes a line
+/// after its response, so the last ones may trail the answers briefly).
+fn access_lines(nginx: &Nginx, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines: Vec<String> = nginx
+            .file("access.log")
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if lines.len() >= n || Instant::now() > deadline {
+            return lines;
         }
-        n
-    }
-
-    fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.0.join("error.log")).unwrap_or_default()
-    }
-
-    /// The access log once it holds `n` lines (nginx writes a line after
-    /// its response, so the last ones may trail the answers briefly).
-    fn access_log(&self, n: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let text = std::fs::read_to_string(self.dir.0.join("access.log")).unwrap_or_default();
-            let lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            if lines.len() >= n || Instant::now() > deadline {
-                return lines;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -215,7 +168,7 @@ fn compare(tag: &str, servers: &[String]) -> HashMap<u64, String> {
          location / {{\n   proxy_pass http://ring;\n   proxy_next_upstream off;\n   \
          proxy_connect_timeout 2s;\n   proxy_read_timeout 2s;\n  }}\n }}\n}}\n"
     ));
-    let nginx = Nginx::start(dir, port, &conf);
+    let nginx = Nginx::start(&dir.0, port, &conf);
 
     let ids = ids();
     let paths: Vec<String> = ids.iter().map(|id| format!("/?id={id}")).collect();
@@ -225,7 +178,7 @@ fn compare(tag: &str, servers: &[String]) -> HashMap<u64, String> {
         "{tag}: every upstream is closed, so every answer is 502"
     );
     let mut picks = HashMap::new();
-    for line in nginx.access_log(ids.len()) {
+    for line in access_lines(&nginx, ids.len()) {
         let (id, addr) = line.split_once(' ').unwrap();
         picks.insert(id.parse::<u64>().unwrap(), addr.to_owned());
     }
@@ -398,7 +351,7 @@ fn shipped_config_checks_ids_fails_over_along_the_ring_and_logs_no_token() {
     let port = closed_port("127.0.0.1");
     let (conf, servers) = shipped_conf(&dir.0, port);
     let log = dir.0.join("imedge-access.log");
-    let nginx = Nginx::start(dir, port, &conf);
+    let nginx = Nginx::start(&dir.0, port, &conf);
     let ring = Ring::parse(&servers).unwrap();
 
     let bad = [

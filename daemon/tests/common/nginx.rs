@@ -144,7 +144,12 @@ impl Nginx {
     /// The access log so far (imedge.conf's token-free format: a line per
     /// finished request, a WebSocket's once it closes).
     pub fn access_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("imedge-access.log")).unwrap_or_default()
+        self.file("imedge-access.log")
+    }
+
+    /// A file of nginx's prefix directory (a log its config names), or "".
+    pub fn file(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.join(name)).unwrap_or_default()
     }
 
     /// The WebSocket URL for `uid` through nginx, with a valid token.
