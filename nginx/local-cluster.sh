@@ -238,7 +238,7 @@ up() {
             sleep 0.1
         done
         grep -q "imedge listening on" "$dir/node-$i.log" ||
-            die "node $i did not start: $(tail -n 5 "$dir/node-$i.log")"
+            die "node $i did not start: $(grep -m 3 -iE "error|panicked" "$dir/node-$i.log" || tail -n 5 "$dir/node-$i.log")"
     done
 
     write_nginx_conf

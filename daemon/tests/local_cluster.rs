@@ -63,8 +63,9 @@ fn get(port: u16, path: &str) -> (u16, String) {
 
 #[test]
 fn up_three_nodes_behind_nginx_then_down() {
-    // Ports away from the defaults and from other tests, varied per run.
-    let base = 30_000 + (std::process::id() % 500) as u16 * 20;
+    // Ports away from the defaults, varied per run, and below the kernel's
+    // ephemeral range (32768 up), where other tests' sockets take theirs.
+    let base = 20_000 + (std::process::id() % 600) as u16 * 20;
     let (http, udp, nginx) = (base, base + 5, base + 10);
     let dir = std::env::temp_dir().join(format!("imedge-local-cluster-{}", std::process::id()));
     let guard = Down(dir.clone());
