@@ -359,13 +359,13 @@ impl Core {
         let Some(cluster) = &self.shared.cluster else {
             return;
         };
-        self.seqs.borrow_mut().retain(|log, n| {
+        self.seqs.borrow_mut().retain(|log, _| {
             let id = match *log {
                 LogKey::Inbox(id) | LogKey::Group(id) => id,
             };
             let kept = cluster.keeper_of(id) == super::cluster::Owner::Local;
             if !kept {
-                self.shared.store.hand_over(*log, n.last);
+                self.shared.store.forget(*log);
             }
             kept
         });
@@ -399,16 +399,11 @@ impl Core {
             // Nothing is shown before it is stored: nothing to reserve.
             return Ok(());
         }
-        let Some((after, upto)) = self
-            .seqs
-            .borrow()
-            .get(&log)
-            .and_then(|n| Some((n.asked, n.due(seq)?)))
-        else {
+        let Some(upto) = self.seqs.borrow().get(&log).and_then(|n| n.due(seq)) else {
             return Ok(());
         };
         let ticket = self.ticket();
-        let answer = self.shared.store.reserve(log, after, upto, ticket)?;
+        let answer = self.shared.store.reserve(log, upto, ticket)?;
         let ready = {
             let mut seqs = self.seqs.borrow_mut();
             let Some(n) = seqs.get_mut(&log) else {

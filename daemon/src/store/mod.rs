@@ -131,23 +131,11 @@ pub trait Store: Send + Sync + 'static {
     /// delivered live before they are stored, so that after a crash the
     /// log's numbering resumes above `upto` and a seq a client has seen is
     /// never given to another message (a crash costs a gap, never a reuse).
-    ///
-    /// `after` is the highest seq of `log` the caller knows of (its last
-    /// reservation, or `last_seq` when it started numbering): a store
-    /// shared between nodes refuses the reservation, reported as a failure,
-    /// when another node has reserved above it (the log was taken over; the
-    /// caller must read `last_seq` again), and from then on refuses the
-    /// caller's appends to the log. Backends durable at once need nothing:
-    /// the default answers [`Appended::Durable`]. A pending reservation is
-    /// reported through [`Notify`] like an append; an error means nothing
-    /// was queued.
-    fn reserve(
-        &self,
-        _log: LogKey,
-        _after: u64,
-        _upto: u64,
-        _ticket: Ticket,
-    ) -> Result<Appended, StoreError> {
+    /// Backends durable at once, and those that show nothing before it is
+    /// stored (see [`Store::shows_after_commit`]), need nothing: the default
+    /// answers [`Appended::Durable`]. A pending reservation is reported
+    /// through [`Notify`] like an append; an error means nothing was queued.
+    fn reserve(&self, _log: LogKey, _upto: u64, _ticket: Ticket) -> Result<Appended, StoreError> {
         Ok(Appended::Durable)
     }
     /// Whether a message is shown live only once its append is durable
@@ -167,12 +155,11 @@ pub trait Store: Send + Sync + 'static {
     /// waiting for it at most `limit`. Requests made after it are not
     /// answered. Backends durable at once have nothing to do.
     fn close(&self, _limit: std::time::Duration) {}
-    /// This process numbers `log` no more (another node owns it now); the
-    /// last seq it took is `last`. A store shared between nodes drops what
-    /// it caches of the log, so the next `last_seq` reads it again, and
-    /// lets the next owner continue at `last + 1` rather than above this
-    /// node's reservation. Backends one process owns have nothing to do.
-    fn hand_over(&self, _log: LogKey, _last: u64) {}
+    /// This process numbers `log` no more (another node owns it now): a
+    /// store shared between nodes drops what it caches of the log, so the
+    /// next `last_seq` reads it again. Backends one process owns have
+    /// nothing to drop.
+    fn forget(&self, _log: LogKey) {}
     /// Appends a message; `seq` must be `last_seq(log) + 1` (counting
     /// pending appends). Never waits for the disk: a backend that commits
     /// later answers [`Appended::Pending`] and reports `ticket` through the

@@ -44,15 +44,19 @@ pub fn closer() -> (Closer, Closing) {
 }
 
 impl Closer {
-    /// Asks the thread to write what is queued and end (releasing its seq
-    /// reservations: see [`crate::store::Store::close`]), and waits for it
-    /// at most `limit`; false if it did not end in time.
-    pub fn close(&self, limit: Duration) -> bool {
+    /// Asks the thread to write what is queued and end (see
+    /// [`crate::store::Store::close`]), and waits for it at most `limit`.
+    pub fn close(&self, limit: Duration) {
         self.flag.store(true, Ordering::Relaxed);
-        matches!(
+        let ended = matches!(
             self.exited.recv_timeout(limit),
             Err(flume::RecvTimeoutError::Disconnected)
-        )
+        );
+        if !ended {
+            tracing::warn!(
+                "the store thread did not finish in time; what it holds may stay reserved"
+            );
+        }
     }
 }
 

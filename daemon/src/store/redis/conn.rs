@@ -132,13 +132,7 @@ impl Conn {
     /// Loads every script (on every master of a cluster), so EVALSHA in a
     /// pipeline finds them.
     pub fn load_scripts(&mut self) -> RedisResult<()> {
-        for s in [
-            &*scripts::APPEND,
-            &*scripts::READ,
-            &*scripts::CLAIM_ACCOUNT,
-            &*scripts::RESERVE,
-            &*scripts::RELEASE,
-        ] {
+        for s in [&*scripts::APPEND, &*scripts::READ, &*scripts::CLAIM_ACCOUNT] {
             s.prepare_invoke().load(self.like())?;
         }
         Ok(())

@@ -9,8 +9,7 @@
 //! |-----|------|-------|
 //! | `im:{u:U}:inbox`, `im:{g:G}:log` | list | stored messages, oldest first (see [`entry`]) |
 //! | `…:inbox:last`, `…:log:last` | string | the log's last seq; never expires, never trimmed |
-//! | `…:inbox:reserved`, `…:log:reserved` | string | the highest seq a node may have shown live before storing it (see [`crate::store::Store::reserve`]) |
-//! | `…:inbox:writer`, `…:log:writer` | string | the token of the node numbering the log now (the last to reserve it); only it may append |
+//! | `…:inbox:reserved`, `…:log:reserved` | string | read only: the highest seq an earlier imedge (which showed messages before storing them) may have shown; numbering resumes above it |
 //! | `im:{u:U}:user` | hash | `known`, and for accounts `mobile`, `hash`, `nickname` |
 //! | `im:{u:U}:friends` | set | friend uids |
 //! | `im:{u:U}:groups` | set | gids the user belongs to |
@@ -38,20 +37,12 @@ pub fn last(log: LogKey) -> String {
     }
 }
 
-/// The highest seq of `log` reserved for live delivery (same slot as [`log`]).
+/// The highest seq of `log` an earlier imedge reserved for live delivery
+/// (same slot as [`log`]); read, never written now.
 pub fn reserved(log: LogKey) -> String {
     match log {
         LogKey::Inbox(u) => format!("im:{{u:{u}}}:inbox:reserved"),
         LogKey::Group(g) => format!("im:{{g:{g}}}:log:reserved"),
-    }
-}
-
-/// The token of the node that numbers `log` now: the last to reserve it
-/// (same slot as [`log`]).
-pub fn writer(log: LogKey) -> String {
-    match log {
-        LogKey::Inbox(u) => format!("im:{{u:{u}}}:inbox:writer"),
-        LogKey::Group(g) => format!("im:{{g:{g}}}:log:writer"),
     }
 }
 

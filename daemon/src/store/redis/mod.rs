@@ -144,9 +144,6 @@ struct Shared {
     /// Age limit in ms, 0 for none.
     max_age_ms: i64,
     clock: Clock,
-    /// This store's writer token: who numbers a log is decided in Redis
-    /// (see [`scripts::RESERVE`]), between processes, so unique per open.
-    token: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -264,7 +261,6 @@ impl RedisStore {
             retain: options.retain.max(1),
             max_age_ms: i64::from(options.retain_days) * 86_400_000,
             clock: options.clock.clone(),
-            token: writer_token(),
         });
         let (tx, rx) = flume::bounded(options.queue.max(1));
         let (closer, closing) = thread::closer();
@@ -341,32 +337,11 @@ impl Store for RedisStore {
         Ok(*lock(self.shared.shard(log)).entry(log).or_insert(taken))
     }
 
-    fn reserve(
-        &self,
-        log: LogKey,
-        after: u64,
-        upto: u64,
-        ticket: Ticket,
-    ) -> Result<Appended, StoreError> {
-        if self.shared.health.is_down() {
-            return Err(down_error());
-        }
-        self.queue(Op::Reserve {
-            log,
-            after,
-            upto,
-            ticket,
-        })?;
-        Ok(Appended::Pending)
-    }
-
     fn shows_after_commit(&self) -> bool {
         true
     }
 
-    /// Nothing is shown before it is stored (see `shows_after_commit`), so
-    /// there is no reservation to hand over: only the cached view goes.
-    fn hand_over(&self, log: LogKey, _last: u64) {
+    fn forget(&self, log: LogKey) {
         self.shared.forget_front(log);
     }
 
@@ -403,9 +378,7 @@ impl Store for RedisStore {
     }
 
     fn close(&self, limit: std::time::Duration) {
-        if !self.closer.close(limit) {
-            tracing::warn!("the store thread did not finish in time; reservations kept");
-        }
+        self.closer.close(limit);
     }
 
     fn set_notify(&self, notify: Notify) {
@@ -547,15 +520,4 @@ impl Store for RedisStore {
     fn member_count(&self, gid: i64) -> Result<Option<u64>, StoreError> {
         directory::member_count(self.pool(), gid)
     }
-}
-
-/// A token no other open store has: the process, the time, and a counter
-/// for stores opened in one process (tests open several).
-fn writer_token() -> String {
-    static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{:x}.{:x}.{n}", std::process::id(), nanos)
 }

@@ -29,32 +29,21 @@ end
 /// log by count and age, and moves the counter, in one step.
 ///
 /// A seq above the last stored one is also accepted when it is at most one
-/// above the log's reservation: the seqs skipped may have been shown live
-/// by a node that crashed (or lost a commit), so numbering resumes above
-/// them, never back over them. (A node resumes at one above the reservation
-/// it read; its own next reservation may already sit in the same pipeline,
-/// hence "at most".)
+/// above a reservation left by an earlier version of imedge (which showed
+/// messages before storing them): numbering resumes above the seqs it may
+/// have shown, never back over them. Two nodes that both believe they own
+/// a log can so never store the same seq: the second append of a seq is
+/// refused, and nothing is shown before it is stored.
 ///
-/// Only the log's writer may append: the node whose reservation was taken
-/// last (see [`RESERVE`]), or anyone while the log has never been reserved.
-/// A node that lost the owner's role keeps numbering until it learns so,
-/// and every append it makes meanwhile is refused here, never stored
-/// between the new owner's.
-///
-/// KEYS: list, counter, reservation, writer. ARGV: seq, entry, retain
-/// (count), max age in ms (0: none), now in ms, the caller's writer token.
-/// Answers `{1, last}` when stored (or when this exact entry is already
-/// stored at that seq: a retried pipeline is harmless), `{0, last}` when
-/// the seq is a gap or a reuse or the caller is not the log's writer.
+/// KEYS: list, counter, reservation. ARGV: seq, entry, retain (count), max
+/// age in ms (0: none), now in ms. Answers `{1, last}` when stored (or when
+/// this exact entry is already stored at that seq: a retried pipeline is
+/// harmless), `{0, last}` when the seq is a gap or a reuse.
 pub static APPEND: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         "{FIRST_AT_LEAST}{}",
         r#"
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
-local writer = redis.call('GET', KEYS[4])
-if writer and writer ~= ARGV[6] then
-  return {0, last}
-end
 local seq = tonumber(ARGV[1])
 local reserved = tonumber(redis.call('GET', KEYS[3]) or '0')
 local resumes = seq > last + 1 and seq <= reserved + 1
@@ -88,52 +77,6 @@ end
 return {1, seq}
 "#
     ))
-});
-
-/// Raises a log's reservation to `upto` (never lowers it) and makes the
-/// caller the log's writer, unless another writer reserved above `after`,
-/// the highest seq the caller knows of (its last reservation, or what it
-/// read when it started numbering the log): the caller's numbering is stale
-/// then (another node took the log over), and it must read the log again.
-/// So two nodes that both believe they own a log (a view change not yet
-/// heard everywhere) never both show the same seq: each reservation starts
-/// above every earlier one.
-///
-/// KEYS: reservation, writer. ARGV: upto, after, the caller's writer token.
-/// Answers 1 when granted, 0 when taken over.
-pub static RESERVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local writer = redis.call('GET', KEYS[2])
-if writer ~= ARGV[3] and current > tonumber(ARGV[2]) then
-  return 0
-end
-if tonumber(ARGV[1]) > current then
-  redis.call('SET', KEYS[1], ARGV[1])
-end
-redis.call('SET', KEYS[2], ARGV[3])
-return 1
-"#,
-    )
-});
-
-/// Drops a log's reservation and writer at an orderly stop, if the caller
-/// is still its writer (else another node owns the log now).
-///
-/// KEYS: reservation, writer. ARGV: the caller's writer token. Answers 1
-/// when dropped.
-pub static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r#"
-if redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('DEL', KEYS[2])
-  return 1
-end
-return 0
-"#,
-    )
 });
 
 /// Reads up to `limit` entries after a seq.

@@ -10,7 +10,6 @@
 //! answered 503 but found by a later sync: an ack is never sent for a
 //! message that is not stored, which is the promise that matters.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,17 +41,6 @@ pub enum Op {
         /// Reported back through the notify callback.
         ticket: Ticket,
     },
-    /// Make a seq reservation durable (see [`crate::store::Store::reserve`]).
-    Reserve {
-        /// Its log.
-        log: LogKey,
-        /// The highest seq the caller knows of in this log.
-        after: u64,
-        /// Seqs up to this one may be shown before they are stored.
-        upto: u64,
-        /// Reported back through the notify callback.
-        ticket: Ticket,
-    },
     /// Record a user as known.
     EnsureUser(i64),
     /// Record a delivery cursor.
@@ -69,11 +57,6 @@ pub struct Writer {
     next_try: Instant,
     /// Directory writes that failed with the connection, sent again first.
     retry: Vec<Op>,
-    /// The reservation this node last made per log, released at an orderly stop.
-    reserved: HashMap<LogKey, u64>,
-    /// Set when an append or reservation failed: a seq shown live may not be
-    /// stored, so the reservations must outlive this run.
-    failed_any: bool,
 }
 
 type Outcomes = Vec<(Ticket, Result<(), String>)>;
@@ -89,8 +72,6 @@ impl Writer {
             backoff: Backoff::new(Duration::from_millis(50), Duration::from_secs(2)),
             next_try: Instant::now(),
             retry: Vec::new(),
-            reserved: HashMap::new(),
-            failed_any: false,
         }
     }
 
@@ -111,36 +92,6 @@ impl Writer {
         // Directory writes still owed: one last try, so a clean stop keeps them.
         if !self.retry.is_empty() {
             self.write(Vec::new());
-        }
-        self.release_reservations();
-    }
-
-    /// At an orderly stop every seq this node took is stored: its
-    /// reservations go, so the next owner numbers on with no gap. After a
-    /// failure (or a crash, which never gets here) they stay.
-    fn release_reservations(&mut self) {
-        if self.failed_any || self.reserved.is_empty() {
-            return;
-        }
-        let cmds: Vec<Cmd> = self
-            .reserved
-            .keys()
-            .map(|log| {
-                let mut c = redis::cmd("EVALSHA");
-                c.arg(scripts::RELEASE.get_hash())
-                    .arg(2)
-                    .arg(keys::reserved(*log))
-                    .arg(keys::writer(*log))
-                    .arg(&self.shared.token);
-                c
-            })
-            .collect();
-        let released = match self.connection() {
-            Some(c) => c.pipeline(&cmds).map(drop),
-            None => Ok(()),
-        };
-        if let Err(e) = released {
-            tracing::warn!(error = %e, "releasing seq reservations failed; the next owner skips them");
         }
     }
 
@@ -246,30 +197,15 @@ impl Writer {
             } => {
                 let mut c = redis::cmd("EVALSHA");
                 c.arg(scripts::APPEND.get_hash())
-                    .arg(4)
+                    .arg(3)
                     .arg(keys::log(*log))
                     .arg(keys::last(*log))
                     .arg(keys::reserved(*log))
-                    .arg(keys::writer(*log))
                     .arg(*seq)
                     .arg(&entry[..])
                     .arg(self.shared.retain)
                     .arg(self.shared.max_age_ms)
-                    .arg(now)
-                    .arg(&self.shared.token);
-                c
-            }
-            Op::Reserve {
-                log, after, upto, ..
-            } => {
-                let mut c = redis::cmd("EVALSHA");
-                c.arg(scripts::RESERVE.get_hash())
-                    .arg(2)
-                    .arg(keys::reserved(*log))
-                    .arg(keys::writer(*log))
-                    .arg(*upto)
-                    .arg(*after)
-                    .arg(&self.shared.token);
+                    .arg(now);
                 c
             }
             Op::EnsureUser(uid) => {
@@ -299,7 +235,6 @@ impl Writer {
                         // This node's view of the log was wrong (another
                         // node appended, or an earlier append failed):
                         // forget it, the next last_seq reads Redis.
-                        self.failed_any = true;
                         self.shared.forget_front(log);
                         out.push((
                             ticket,
@@ -307,30 +242,8 @@ impl Writer {
                         ));
                     }
                     Err(e) => {
-                        self.failed_any = true;
                         self.shared.forget_front(log);
                         out.push((ticket, Err(format!("redis: unexpected append answer: {e}"))));
-                    }
-                },
-                Op::Reserve {
-                    log, upto, ticket, ..
-                } => match redis::from_owned_redis_value::<i64>(v) {
-                    Ok(1) => {
-                        let mine = self.reserved.entry(log).or_default();
-                        *mine = (*mine).max(upto);
-                        out.push((ticket, Ok(())));
-                    }
-                    answer => {
-                        // Another node reserved above what this one knows:
-                        // it numbers the log now, and this node's view of
-                        // the log is stale.
-                        self.reserved.remove(&log);
-                        self.shared.forget_front(log);
-                        let why = match answer {
-                            Ok(_) => format!("{log:?}: taken over by another node"),
-                            Err(e) => format!("redis: unexpected reserve answer: {e}"),
-                        };
-                        out.push((ticket, Err(why)));
                     }
                 },
                 Op::SetCursor(uid, c) => {
@@ -350,12 +263,7 @@ impl Writer {
         for op in ops {
             match op {
                 Op::Append { log, ticket, .. } => {
-                    self.failed_any = true;
                     self.shared.forget_front(log);
-                    out.push((ticket, Err(why.to_owned())));
-                }
-                Op::Reserve { ticket, .. } => {
-                    self.failed_any = true;
                     out.push((ticket, Err(why.to_owned())));
                 }
                 dir if self.retry.len() < MAX_RETRY => self.retry.push(dir),

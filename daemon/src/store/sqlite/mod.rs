@@ -387,22 +387,13 @@ impl Store for SqliteStore {
         Ok(Appended::Pending)
     }
 
-    /// One process writes the file: `after` has nothing to check.
-    fn reserve(
-        &self,
-        log: LogKey,
-        _after: u64,
-        upto: u64,
-        ticket: Ticket,
-    ) -> Result<Appended, StoreError> {
+    fn reserve(&self, log: LogKey, upto: u64, ticket: Ticket) -> Result<Appended, StoreError> {
         self.queue(Op::Reserve { log, upto, ticket })?;
         Ok(Appended::Pending)
     }
 
     fn close(&self, limit: std::time::Duration) {
-        if !self.closer.close(limit) {
-            tracing::warn!("the store thread did not finish in time; reservations kept");
-        }
+        self.closer.close(limit);
     }
 
     fn set_notify(&self, notify: Notify) {

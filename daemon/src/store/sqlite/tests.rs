@@ -146,7 +146,7 @@ fn a_crash_resumes_numbering_above_reservations_and_an_orderly_stop_does_not() {
     {
         let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
         let rx = collector(&s);
-        assert_eq!(s.reserve(log, 0, 64, t(500)).unwrap(), Appended::Pending);
+        assert_eq!(s.reserve(log, 64, t(500)).unwrap(), Appended::Pending);
         assert_eq!(wait(&rx, 1), vec![(0, 500, true)]);
         append_n(&s, &rx, 1, 10);
         // Seqs 11..=64 may have been shown live; a crash must not reuse them.
@@ -166,7 +166,7 @@ fn a_crash_resumes_numbering_above_reservations_and_an_orderly_stop_does_not() {
             "a reserved seq is never reused"
         );
         append_n(&s, &rx, 65, 5);
-        s.reserve(log, 64, 200, t(600)).unwrap();
+        s.reserve(log, 200, t(600)).unwrap();
         assert_eq!(wait(&rx, 1), vec![(0, 600, true)]);
         // An orderly stop: everything taken is stored, the reservation is released.
     }
