@@ -155,7 +155,9 @@ impl Ring {
     /// The servers nginx tries for `key`, in order, when each attempt fails
     /// and `proxy_next_upstream` retries: distinct, not down, clockwise from
     /// the key's point, within the 21-point budget that nginx shares across
-    /// the retries of one request.
+    /// the retries of one request. Once that budget is spent nginx picks the
+    /// remaining retries by round robin, whose order depends on the worker's
+    /// earlier requests; [`Failover::spent`] tells when that happened.
     pub fn failover(&self, key: &[u8]) -> Failover<'_> {
         Failover {
             ring: self,
@@ -173,6 +175,16 @@ pub struct Failover<'a> {
     index: usize,
     tries: usize,
     tried: Vec<bool>,
+}
+
+impl Failover<'_> {
+    /// Whether the walk ended because the point budget ran out (so nginx
+    /// goes on by round robin over the untried servers) rather than because
+    /// every live server was tried.
+    pub fn spent(&self) -> bool {
+        self.tries >= MAX_TRIES
+            && (self.ring.servers.iter().zip(&self.tried)).any(|(s, &tried)| !tried && !s.down)
+    }
 }
 
 impl Iterator for Failover<'_> {

@@ -207,6 +207,32 @@ fn the_walk_gives_up_after_21_points_as_nginx_does() {
 }
 
 #[test]
+fn a_retry_walk_that_spends_the_budget_says_so() {
+    // With a heavy live server, a retry after it often meets only its points
+    // for the rest of the budget: nginx then goes on by round robin, and the
+    // walk must say so rather than pretend the light server is never tried.
+    let r = ring(&["10.0.0.1:1 weight=1000", "10.0.0.2:1"]);
+    let (mut spent, mut whole) = (0, 0);
+    for id in 1..=3000u64 {
+        let key = id.to_string();
+        let mut walk = r.failover(key.as_bytes());
+        let got: Vec<usize> = walk.by_ref().collect();
+        let start = r.start(key.as_bytes());
+        let light_within = (start..start + MAX_TRIES).any(|i| r.point(i).1 == 1);
+        if light_within {
+            assert_eq!(got.len(), 2, "id {id}");
+            assert!(!walk.spent(), "id {id}");
+            whole += 1;
+        } else {
+            assert_eq!(got, [0], "id {id}");
+            assert!(walk.spent(), "id {id}");
+            spent += 1;
+        }
+    }
+    assert!(spent > 0 && whole > 0, "{spent} {whole}");
+}
+
+#[test]
 fn no_owner_for_an_empty_key_or_when_all_are_down() {
     assert_eq!(three().owner(b""), None);
     assert_eq!(three().failover(b"").next(), None);
