@@ -2,7 +2,7 @@
 //! loadgen (`--peer --ceiling`): every single and room message reaches
 //! every recipient, and a request without a user id gets a clear 400.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -49,25 +49,27 @@ struct Ceiling {
 
 impl Ceiling {
     fn start(fanout: &str) -> Ceiling {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ceiling"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--fanout", fanout])
-            .stderr(Stdio::null())
+        // Port 0: the ceiling takes a free port itself and names it, so two
+        // tests never share one through SO_REUSEPORT.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ceiling"))
+            .args(["--listen", "127.0.0.1:0", "--fanout", fanout])
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let stderr = child.stderr.take().unwrap();
         // Owned at once, so a failed start is still killed and reaped on drop.
-        let ceiling = Ceiling { child, port };
-        for _ in 0..100 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return ceiling;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("the ceiling did not listen on {port}");
+        let mut ceiling = Ceiling { child, port: 0 };
+        let mut stderr = BufReader::new(stderr);
+        let mut line = String::new();
+        stderr.read_line(&mut line).unwrap();
+        // Drained, so anything the ceiling says later never meets a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+        ceiling.port = line
+            .strip_prefix("ceiling listening on 127.0.0.1:")
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|port| port.parse().ok())
+            .unwrap_or_else(|| panic!("the ceiling did not start: {line:?}"));
+        ceiling
     }
 
     /// Runs the loadgen against it and returns its JSON report.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::nginx::{nginx_bin, repo_root, Nginx};
+use common::nginx::{free_port, nginx_bin, repo_root, Nginx};
 use imedge::cluster::Ring;
 
 /// Ids per upstream configuration.
@@ -44,11 +44,7 @@ impl Drop for TempDir {
 
 /// A port on `ip` that nothing listens on (bound, then released).
 fn closed_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_port(ip)
 }
 
 fn has_ipv6_loopback() -> bool {

@@ -37,7 +37,7 @@ const MAX_HEAD: usize = 16 * 1024;
 /// The ceiling forwarder for the end-to-end suite.
 #[derive(Parser)]
 struct Args {
-    /// Address to listen on
+    /// Address to listen on (port 0: a free port, announced on stderr)
     #[arg(long)]
     listen: SocketAddr,
     /// Who receives a frame: pairs (uid ^ 1) or groups:SIZE (uid / SIZE)
@@ -84,29 +84,18 @@ fn main() -> anyhow::Result<()> {
     sys::raise_nofile_limit()?;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cores = args.cores.unwrap_or(cpus).max(1);
-    let addr = args.listen;
-    anyhow::ensure!(
-        addr.port() != 0,
-        "--listen needs a port: every core binds the same one"
-    );
-    // SO_REUSEPORT would silently share the port with a server already on
-    // it: refuse one that still answers after 3 s (a server that just
-    // exited can answer a moment longer while io_uring releases its socket).
-    let answers =
-        || std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok();
-    for _ in 0..30 {
-        if !answers() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let mut addr = args.listen;
+    if addr.port() != 0 {
+        refuse_a_port_in_use(addr)?;
     }
-    if answers() {
-        anyhow::bail!("{addr} is in use: another server answers there");
+    // Port 0 lets the kernel choose: the first core's listener takes a free
+    // port and the others join it, so tests never race for one.
+    let mut listeners = Vec::with_capacity(cores);
+    for _ in 0..cores {
+        let l = listener(addr).with_context(|| format!("listening on {addr}"))?;
+        addr = l.local_addr()?;
+        listeners.push(l);
     }
-    let listeners = (0..cores)
-        .map(|_| listener(addr))
-        .collect::<anyhow::Result<Vec<_>>>()
-        .with_context(|| format!("listening on {addr}"))?;
     let (txs, rxs): (Vec<_>, Vec<_>) = (0..cores).map(|_| flume::unbounded::<Handoff>()).unzip();
     let mut threads = Vec::new();
     for (id, (rx, std)) in rxs.into_iter().zip(listeners).enumerate() {
@@ -129,6 +118,21 @@ fn main() -> anyhow::Result<()> {
         let _ = t.join();
     }
     Ok(())
+}
+
+/// SO_REUSEPORT would silently share the port with a server already on it:
+/// refuse one that still answers after 3 s (a server that just exited can
+/// answer a moment longer while io_uring releases its socket).
+fn refuse_a_port_in_use(addr: SocketAddr) -> anyhow::Result<()> {
+    let answers =
+        || std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok();
+    for _ in 0..30 {
+        if !answers() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    anyhow::bail!("{addr} is in use: another server answers there")
 }
 
 /// One core's SO_REUSEPORT listener (non-blocking, as the epoll driver needs).

@@ -37,13 +37,28 @@ pub fn nginx_bin() -> PathBuf {
         .expect("nginx is installed but not on PATH or in /usr/sbin")
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago (see [`free_port`]).
 pub fn free_tcp() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    free_port("127.0.0.1")
+}
+
+/// A TCP port on `ip` that was free a moment ago and that no other test of
+/// this process got: the kernel may hand a released port out again at once,
+/// and tests run side by side.
+pub fn free_port(ip: &str) -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind((ip, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// `nginx/imedge.conf` with its files under `dir`, listening on `port`,
