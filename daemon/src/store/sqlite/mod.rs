@@ -29,6 +29,7 @@
 //! OS page cache does, a power loss may lose or corrupt recent data.
 
 mod age;
+mod insert;
 mod members;
 mod open;
 mod read;

@@ -47,6 +47,20 @@ const MIGRATIONS: &[&str] = &[
     // 4: age retention walks each log's oldest rows instead (see the
     // store's `age` module): the time index cost a page write per message.
     "DROP INDEX messages_by_ts;",
+    // 5: messages in arrival order, found through an index per log. Keyed
+    // by log, every append landed inside the tree and SQLite's page splits
+    // there rewrote three leaves and their parent; appended at the tree's
+    // right edge, a message costs its own bytes and a small index entry
+    // (measured on 2 vCPUs, 2,000 logs: WAL and checkpoint writes 1,960 to
+    // 860 bytes per message, store thread 5.2 to 3.8 µs per message).
+    "CREATE TABLE messages_by_arrival (kind INTEGER NOT NULL,
+         id INTEGER NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL,
+         frame BLOB NOT NULL);
+     INSERT INTO messages_by_arrival (kind, id, seq, ts_ms, frame)
+         SELECT kind, id, seq, ts_ms, frame FROM messages ORDER BY kind, id, seq;
+     DROP TABLE messages;
+     ALTER TABLE messages_by_arrival RENAME TO messages;
+     CREATE UNIQUE INDEX messages_by_log ON messages (kind, id, seq);",
 ];
 
 /// The schema version this binary writes and understands.

@@ -604,7 +604,7 @@ fn the_age_sweep_empties_logs_past_its_row_budget_and_numbering_goes_on() {
 }
 
 #[test]
-fn a_schema_3_database_is_upgraded_without_the_time_index() {
+fn a_schema_3_database_is_upgraded_to_the_arrival_ordered_layout() {
     let dir = TempDir::new("upgrade3");
     {
         let mut c = rusqlite::Connection::open(dir.db()).unwrap();
@@ -642,6 +642,22 @@ fn a_schema_3_database_is_upgraded_without_the_time_index() {
         )
         .unwrap();
     assert_eq!(indexes, 0, "the time index is gone");
+    let by_log: String = c
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'messages_by_log'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(by_log.contains("UNIQUE"), "{by_log}");
+    let rowids: Vec<i64> = c
+        .prepare("SELECT rowid FROM messages ORDER BY kind, id, seq")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rowids, [1, 2, 3], "messages are kept in arrival order");
     let got = s.read(LogKey::Inbox(8), 0, 10).unwrap();
     assert_eq!(
         got.iter()

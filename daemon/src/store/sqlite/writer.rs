@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{age, encode_groups, kind_id, retention, Shared};
+use super::{age, encode_groups, insert, kind_id, retention, Shared};
 use crate::store::{thread, Cursor, LogKey, Ticket};
 
 /// Most requests written in one transaction: bounds a commit's latency.
@@ -131,9 +131,7 @@ impl Writer {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO messages (kind, id, seq, ts_ms, frame) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
+                let mut rows = Vec::with_capacity(batch.len());
                 for op in batch {
                     match op {
                         Op::Append {
@@ -153,8 +151,13 @@ impl Writer {
                                 ));
                                 continue;
                             }
-                            let (k, id) = kind_id(log);
-                            insert.execute(params![k, id, seq as i64, now, &frame[..]])?;
+                            let (kind, id) = kind_id(log);
+                            rows.push(insert::Row {
+                                kind,
+                                id,
+                                seq: seq as i64,
+                                frame,
+                            });
                             touched.insert(log, seq);
                             outcomes.push((ticket, Ok(())));
                         }
@@ -181,6 +184,7 @@ impl Writer {
                         Op::Sweep(reply) => sweeps.push(reply),
                     }
                 }
+                insert::insert(&tx, &rows, now)?;
             }
             let retain = self.shared.retain as u64;
             for (log, last) in &touched {

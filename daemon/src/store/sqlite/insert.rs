@@ -1,0 +1,146 @@
+//! Message rows written many to a statement: SQLite's per-statement work
+//! (opening the table and index cursors, finding the last rowid, halting)
+//! is paid once per chunk of a batch instead of once per message.
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use rusqlite::Connection;
+
+/// Rows per multi-row INSERT; a batch's remainder goes one row at a time.
+const CHUNK: usize = 32;
+
+/// One message to store.
+pub struct Row {
+    /// Its log's kind column.
+    pub kind: i64,
+    /// Its log's id column.
+    pub id: i64,
+    /// Its seq.
+    pub seq: i64,
+    /// The frame as delivered live.
+    pub frame: Bytes,
+}
+
+/// Inserts `rows`, in order, all stamped `ts_ms`.
+pub fn insert(tx: &Connection, rows: &[Row], ts_ms: i64) -> rusqlite::Result<()> {
+    let mut chunks = rows.chunks_exact(CHUNK);
+    if rows.len() >= CHUNK {
+        static SQL: OnceLock<String> = OnceLock::new();
+        let mut stmt = tx.prepare_cached(SQL.get_or_init(|| sql(CHUNK)))?;
+        for chunk in &mut chunks {
+            bind(&mut stmt, chunk, ts_ms)?;
+            stmt.raw_execute()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        static ONE: OnceLock<String> = OnceLock::new();
+        let mut stmt = tx.prepare_cached(ONE.get_or_init(|| sql(1)))?;
+        for row in rest {
+            bind(&mut stmt, std::slice::from_ref(row), ts_ms)?;
+            stmt.raw_execute()?;
+        }
+    }
+    Ok(())
+}
+
+/// Binds `ts_ms` as `?1` and each row's four columns after it.
+fn bind(stmt: &mut rusqlite::Statement<'_>, rows: &[Row], ts_ms: i64) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(1, ts_ms)?;
+    for (i, r) in rows.iter().enumerate() {
+        let at = 2 + 4 * i;
+        stmt.raw_bind_parameter(at, r.kind)?;
+        stmt.raw_bind_parameter(at + 1, r.id)?;
+        stmt.raw_bind_parameter(at + 2, r.seq)?;
+        stmt.raw_bind_parameter(at + 3, &r.frame[..])?;
+    }
+    Ok(())
+}
+
+/// `INSERT` of `n` rows sharing the timestamp `?1`.
+fn sql(n: usize) -> String {
+    // OR FAIL: a failing row fails the whole batch's transaction anyway, so
+    // SQLite need not journal pages to undo one statement (measured: the
+    // store thread 3.3 to 2.9 µs per message on 2 vCPUs, 2,000 logs).
+    let mut sql =
+        String::from("INSERT OR FAIL INTO messages (kind, id, seq, ts_ms, frame) VALUES ");
+    for i in 0..n {
+        let at = 2 + 4 * i;
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(?{at}, ?{}, ?{}, ?1, ?{})",
+            at + 1,
+            at + 2,
+            at + 3
+        ));
+    }
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE messages (kind INTEGER NOT NULL, id INTEGER NOT NULL,
+                 seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, frame BLOB NOT NULL);
+             CREATE UNIQUE INDEX messages_by_log ON messages (kind, id, seq);",
+        )
+        .unwrap();
+        c
+    }
+
+    fn rows(n: i64) -> Vec<Row> {
+        (0..n)
+            .map(|i| Row {
+                kind: i % 2,
+                id: 100 + i,
+                seq: i + 1,
+                frame: Bytes::from(format!("frame {i}")),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_row_lands_in_order_across_chunks_and_the_remainder() {
+        let c = table();
+        let rows = rows(CHUNK as i64 * 2 + 5);
+        insert(&c, &rows, 77).unwrap();
+        let got: Vec<(i64, i64, i64, i64, Vec<u8>)> = c
+            .prepare("SELECT kind, id, seq, ts_ms, frame FROM messages ORDER BY rowid")
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let want: Vec<(i64, i64, i64, i64, Vec<u8>)> = rows
+            .iter()
+            .map(|r| (r.kind, r.id, r.seq, 77, r.frame.to_vec()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_repeated_row_fails_the_call_and_its_transaction_keeps_nothing() {
+        let mut c = table();
+        let mut rows = rows(CHUNK as i64 + 3);
+        rows[10].id = rows[3].id;
+        rows[10].kind = rows[3].kind;
+        rows[10].seq = rows[3].seq;
+        {
+            let tx = c.transaction().unwrap();
+            assert!(insert(&tx, &rows, 1).is_err());
+        }
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}
