@@ -71,11 +71,12 @@ const MMAP_BYTES: i64 = 1 << 30;
 const WRITER_CACHE_KIB: i64 = 64 * 1024;
 
 /// WAL pages after which the store thread's commit copies the WAL back
-/// into the database (SQLite's default is 1,000). Under load each message
-/// rewrites its log's newest page; a longer WAL lets a checkpoint copy
-/// that page once for many messages (measured on 2 vCPUs, 2,000 logs:
-/// store thread 5.2 to 4.3-4.7 µs per message). Costs disk: the WAL grows
-/// to about this × 4 KiB (64 MiB) and stays that size.
+/// into the database (SQLite's default is 1,000). Under load each commit
+/// rewrites the newest index page of every log it touches; a longer WAL
+/// lets a checkpoint copy that page once for many commits (measured on 2
+/// vCPUs, 2,000 logs, before schema 5: store thread 5.2 to 4.3-4.7 µs per
+/// message). Costs disk: the WAL grows to about this × 4 KiB (64 MiB) and
+/// stays that size.
 const CHECKPOINT_PAGES: i64 = 16_384;
 
 /// The marker file written beside `path` at creation.
