@@ -76,6 +76,10 @@ pub fn migrate(conn: &mut Connection, from: i64) -> rusqlite::Result<()> {
 pub fn migrate_to(conn: &mut Connection, from: i64, to: i64) -> rusqlite::Result<()> {
     let (from, to) = (from.max(0) as usize, to.max(0) as usize);
     for (i, sql) in MIGRATIONS.iter().enumerate().take(to).skip(from) {
+        // Some rewrite every message (version 5): say so, a large file takes a while.
+        if from > 0 {
+            tracing::info!(version = i + 1, "upgrading the database schema");
+        }
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
