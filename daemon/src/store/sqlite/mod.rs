@@ -8,6 +8,9 @@
 //! * `ensure_user` and `set_cursor` also go through the store thread (in
 //!   order with the appends), with an in-memory view so reads see them at
 //!   once.
+//! * Messages are kept in arrival order, found through a unique index per
+//!   log ([`schema`], version 5): an append writes at the right edge of the
+//!   table's tree, and a batch's rows go many to a statement ([`insert`]).
 //! * Group members are cached in memory ([`members`]): a room message's
 //!   membership checks do not read the database.
 //! * Reads, and the rare directory writes that must answer with an id or a
