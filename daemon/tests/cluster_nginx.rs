@@ -18,7 +18,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use common::cluster::{eventually, CLUSTER_SECRET, LIMIT};
 use common::stack::{Options, Stack, NODES};
-use common::traffic::{collect, single, stream, sync_all, Inbox, Outcome, Planned};
+use common::traffic::{collect, room, single, stream, sync_all, Inbox, Outcome, Planned};
 use imedge::cluster::wire::header::Kind;
 use imedge::cluster::wire::seal::datagram_buf;
 use imedge::cluster::wire::{Key, Sealer};
@@ -317,12 +317,8 @@ async fn room_messages_cross_nodes_with_the_group_s_seqs() {
     // once, all with the same seq, in the order the keeper numbered them.
     let mut seqs = Vec::new();
     for (k, i) in [0usize, 2, 4].into_iter().enumerate() {
-        let text = format!(
-            r#"{{"id":{},"cmd":11,"dstid":{gid},"media":1,"content":"from node {}"}}"#,
-            k + 1,
-            stack.owner(members[i])
-        );
-        clients[i].send(text).await;
+        let text = format!("from node {}", stack.owner(members[i]));
+        clients[i].send(room(k as i64 + 1, gid, &text)).await;
         let ack = clients[i].recv().await;
         assert_eq!(ack["cmd"], 20, "{ack}");
         let seq = ack["seq"].as_u64().unwrap();

@@ -14,7 +14,8 @@ mod test_server;
 use std::time::Duration;
 
 use common::cluster::{cluster_file, eventually, free_udp, node_with, owned_by, owner, up};
-use common::{temp_path, Client, Daemon};
+use common::traffic::{room, single};
+use common::{temp_path, Daemon};
 use test_server::RedisServer;
 
 const QUIET: Duration = Duration::from_millis(400);
@@ -37,20 +38,6 @@ fn all_up(nodes: &[Daemon]) -> bool {
             .filter(|&p| p as usize != i + 1)
             .all(|p| up(d, p) == 1.0)
     })
-}
-
-async fn room(c: &mut Client, id: i64, gid: i64, content: &str) {
-    c.send(format!(
-        r#"{{"id":{id},"cmd":11,"dstid":{gid},"media":1,"content":"{content}"}}"#
-    ))
-    .await;
-}
-
-async fn single(c: &mut Client, id: i64, dstid: i64, content: &str) {
-    c.send(format!(
-        r#"{{"id":{id},"cmd":10,"dstid":{dstid},"media":1,"content":"{content}"}}"#
-    ))
-    .await;
 }
 
 #[tokio::test]
@@ -95,7 +82,7 @@ async fn room_messages_cross_nodes_once_each_with_the_group_s_seqs() {
     tokio::time::sleep(QUIET).await;
 
     for i in 1..=4i64 {
-        room(&mut s, i, gid, &format!("r{i}")).await;
+        s.send(room(i, gid, &format!("r{i}"))).await;
         let ack = s.recv().await;
         assert_eq!(ack["cmd"], 20, "{ack}");
         assert_eq!(ack["id"], i);
@@ -117,7 +104,7 @@ async fn room_messages_cross_nodes_once_each_with_the_group_s_seqs() {
     // node stamps its members' copy from the keeper's answer to exactly
     // that message.
     for (id, content) in [(0, "z1"), (5, "f1"), (0, "z2"), (5, "f2")] {
-        room(&mut s, id, gid, content).await;
+        s.send(room(id, gid, content)).await;
     }
     let acks = [s.recv().await, s.recv().await];
     assert!(
@@ -140,7 +127,7 @@ async fn room_messages_cross_nodes_once_each_with_the_group_s_seqs() {
     // A member who leaves on another node is refused at once by the keeper.
     n(third).api(at_third, "/contact/leavecommunity", &format!("dstid={gid}"));
     let mut leaver = n(third).connect(at_third).await;
-    room(&mut leaver, 9, gid, "after leaving").await;
+    leaver.send(room(9, gid, "after leaving")).await;
     let refused = leaver.recv().await;
     assert_eq!(refused["cmd"], 21, "{refused}");
     assert_eq!(refused["code"], 403, "{refused}");
@@ -159,7 +146,7 @@ async fn a_visitor_gets_its_messages_through_its_owner() {
     let mut s = nodes[2].connect(sender).await;
     tokio::time::sleep(QUIET).await;
     for i in 1..=3i64 {
-        single(&mut s, i, visitor, &format!("v{i}")).await;
+        s.send(single(i, visitor, &format!("v{i}"))).await;
         assert_eq!(s.recv().await["seq"], i);
         let got = v.recv().await;
         assert_eq!(got["content"], format!("v{i}"), "{got}");
@@ -171,7 +158,7 @@ async fn a_visitor_gets_its_messages_through_its_owner() {
     drop(v);
     tokio::time::sleep(QUIET).await;
     let mut back = nodes[1].connect(visitor).await;
-    single(&mut s, 4, visitor, "home").await;
+    s.send(single(4, visitor, "home")).await;
     let got = back.recv().await;
     assert_eq!(got["seq"], 4, "nothing pushed again: {got}");
 }
@@ -187,19 +174,19 @@ async fn a_stopped_node_s_users_are_numbered_on_by_the_next_and_closed_when_it_r
     let mut s = nodes[0].connect(sender).await;
     let mut u = nodes[1].connect(user).await;
     for i in 1..=3i64 {
-        single(&mut s, i, user, "before").await;
+        s.send(single(i, user, "before")).await;
         let ack = s.recv().await;
         assert_eq!(ack["seq"], i, "{ack}");
         assert_eq!(u.recv().await["seq"], i);
     }
-    // An orderly stop releases node 2's reservations: no gap after it.
+    // An orderly stop stores everything shown first: no gap after it.
     nodes[1].terminate();
     assert_eq!(u.close_code().await, Some(1001));
     assert_eq!(nodes[1].wait_exit(Duration::from_secs(10)), Some(0));
     assert!(eventually(|| up(&nodes[0], 2) == 0.0));
     // nginx sends the user to node 1 now; node 1 numbers its inbox.
     let mut u = nodes[0].connect(user).await;
-    single(&mut s, 4, user, "during").await;
+    s.send(single(4, user, "during")).await;
     let ack = s.recv().await;
     assert_eq!(ack["cmd"], 20, "{ack}");
     assert_eq!(ack["seq"], 4, "the sequence goes on from the store: {ack}");
@@ -211,7 +198,7 @@ async fn a_stopped_node_s_users_are_numbered_on_by_the_next_and_closed_when_it_r
     assert!(eventually(|| up(&nodes[0], 2) == 1.0));
     assert_eq!(u.close_code().await, Some(1012), "closed for its owner");
     let mut u = nodes[1].connect(user).await;
-    single(&mut s, 5, user, "after").await;
+    s.send(single(5, user, "after")).await;
     let ack = s.recv().await;
     assert_eq!(ack["cmd"], 20, "{ack}");
     assert_eq!(

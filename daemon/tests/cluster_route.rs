@@ -9,7 +9,8 @@
 mod common;
 
 use common::cluster::{cluster_file, eventually, free_udp, node, server, up};
-use common::{temp_path, Client, Daemon};
+use common::traffic::single;
+use common::{temp_path, Daemon};
 use imedge::cluster::Ring;
 
 /// The first `n` uids from 1000 up whose owner is node `id` (1-based).
@@ -23,13 +24,6 @@ fn owned_by(ring: &Ring, id: usize, n: usize) -> Vec<i64> {
 
 fn metric(d: &Daemon, name: &str) -> f64 {
     d.metric(&format!("{name} "))
-}
-
-async fn send(c: &mut Client, id: i64, dstid: i64, content: &str) {
-    c.send(format!(
-        r#"{{"id":{id},"cmd":10,"dstid":{dstid},"media":1,"content":"{content}"}}"#
-    ))
-    .await;
 }
 
 #[tokio::test]
@@ -51,7 +45,7 @@ async fn single_messages_are_numbered_by_the_recipient_s_node_and_acked_back() {
     let mut v = nodes[0].connect(visitor).await;
 
     for i in 1..=3 {
-        send(&mut s, i, recipient, &format!("m{i}")).await;
+        s.send(single(i, recipient, &format!("m{i}"))).await;
     }
     for i in 1..=3i64 {
         let got = r.recv().await;
@@ -69,7 +63,7 @@ async fn single_messages_are_numbered_by_the_recipient_s_node_and_acked_back() {
     }
 
     // The visitor's message is forwarded too, and continues the same inbox.
-    send(&mut v, 9, recipient, "from the visitor").await;
+    v.send(single(9, recipient, "from the visitor")).await;
     let got = r.recv().await;
     assert_eq!(
         (got["userid"].clone(), got["seq"].clone()),
@@ -84,7 +78,7 @@ async fn single_messages_are_numbered_by_the_recipient_s_node_and_acked_back() {
 
     // Larger than one datagram: fragmented on the way, whole on arrival.
     let long = "x".repeat(5_000);
-    send(&mut s, 4, recipient, &long).await;
+    s.send(single(4, recipient, &long)).await;
     let got = r.recv().await;
     assert_eq!(
         (got["content"].as_str(), got["seq"].as_i64()),
@@ -93,7 +87,7 @@ async fn single_messages_are_numbered_by_the_recipient_s_node_and_acked_back() {
     assert_eq!(s.recv().await["seq"], 5);
 
     // A user node 2 has never seen: 404, decided by node 2, back at the sender.
-    send(&mut s, 10, stranger, "nobody home").await;
+    s.send(single(10, stranger, "nobody home")).await;
     let err = s.recv().await;
     assert_eq!(
         (err["cmd"].clone(), err["id"].clone(), err["code"].clone()),
@@ -116,7 +110,7 @@ async fn single_messages_are_numbered_by_the_recipient_s_node_and_acked_back() {
         eventually(|| up(&nodes[0], 2) == 0.0),
         "node 2 never went down"
     );
-    send(&mut s, 11, recipient, "into the void").await;
+    s.send(single(11, recipient, "into the void")).await;
     let err = s.recv().await;
     assert_eq!(
         (err["cmd"].clone(), err["id"].clone(), err["code"].clone()),

@@ -51,13 +51,10 @@ pub enum Pairs {
 
 impl Pairs {
     /// The flag's value, for messages.
-    pub fn name(self) -> &'static str {
-        match self {
-            Pairs::Fixed => "fixed",
-            Pairs::Random => "random",
-            Pairs::SameNode => "same-node",
-            Pairs::CrossNode => "cross-node",
-        }
+    pub fn name(self) -> String {
+        self.to_possible_value()
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_default()
     }
 
     /// Whether the partners come from the ring's owners.

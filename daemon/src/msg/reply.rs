@@ -76,7 +76,7 @@ pub fn read_reply(frame: &[u8]) -> Option<ReplyOf> {
 }
 
 /// The integer at the start of `s` and what follows it.
-fn leading_int(s: &[u8]) -> Option<(i64, &[u8])> {
+pub(super) fn leading_int(s: &[u8]) -> Option<(i64, &[u8])> {
     let digits = usize::from(s.first() == Some(&b'-'))
         + s.iter()
             .skip(usize::from(s.first() == Some(&b'-')))

@@ -53,14 +53,8 @@ pub fn stamped_frame(payload: &[u8], env: &Envelope, uid: i64, seq: u64, ts_ms: 
 pub fn stamped_seq(frame: &[u8]) -> Option<u64> {
     const KEY: &[u8] = b"\"seq\":";
     let at = frame.windows(KEY.len()).rposition(|w| w == KEY)? + KEY.len();
-    let digits = frame[at..]
-        .iter()
-        .take_while(|b| b.is_ascii_digit())
-        .count();
-    std::str::from_utf8(&frame[at..at + digits])
-        .ok()?
-        .parse()
-        .ok()
+    let (seq, _) = super::reply::leading_int(&frame[at..])?;
+    u64::try_from(seq).ok()
 }
 
 /// The bytes between the first `{` and the last `}`. For a payload that

@@ -104,15 +104,20 @@ pub struct Core {
 type Setup = (usize, Vec<(i64, bool)>);
 
 /// An ack to send once its message is durable.
-struct PendingAck {
-    log: LogKey,
-    to: Origin,
-    id: i64,
-    seq: u64,
-    ts: i64,
+pub struct PendingAck {
+    /// The message's log.
+    pub log: LogKey,
+    /// Where the ack goes.
+    pub to: Origin,
+    /// The client's message id.
+    pub id: i64,
+    /// The message's seq.
+    pub seq: u64,
+    /// Its timestamp (ms).
+    pub ts: i64,
     /// The live delivery, when the store shows nothing before its commit
     /// (see [`crate::store::Store::shows_after_commit`]).
-    show: Option<Show>,
+    pub show: Option<Show>,
 }
 
 impl Core {
@@ -263,30 +268,10 @@ impl Core {
         Ticket { core: self.id, id }
     }
 
-    /// Remembers to ack (cmd 20), and to show `show` live first if given,
-    /// when the store reports `ticket` durable.
-    #[allow(clippy::too_many_arguments)]
-    pub fn ack_when_durable(
-        &self,
-        ticket: u64,
-        log: LogKey,
-        to: Origin,
-        id: i64,
-        seq: u64,
-        ts: i64,
-        show: Option<Show>,
-    ) {
-        self.acks.borrow_mut().insert(
-            ticket,
-            PendingAck {
-                log,
-                to,
-                id,
-                seq,
-                ts,
-                show,
-            },
-        );
+    /// Remembers to send `ack` (cmd 20), and to show its `show` live first
+    /// if given, when the store reports `ticket` durable.
+    pub fn ack_when_durable(&self, ticket: u64, ack: PendingAck) {
+        self.acks.borrow_mut().insert(ticket, ack);
     }
 
     /// The store's report on appends of this core: acks for the durable
@@ -458,22 +443,28 @@ impl Core {
                 skip,
             } => {
                 presence::relay(self, Target::Group(gid), &frame, skip);
-                for c in 0..self.shared.cores() {
-                    if c == self.id {
-                        self.fanout(gid, &frame, except, Some(seq));
-                    } else {
-                        let frame = frame.clone();
-                        self.send(
-                            c,
-                            CoreMsg::Fanout {
-                                gid,
-                                frame,
-                                except,
-                                seq: Some(seq),
-                            },
-                        );
-                    }
-                }
+                self.fanout_all(gid, &frame, except, Some(seq));
+            }
+        }
+    }
+
+    /// Queues `frame` for the members of `gid` connected to any core of
+    /// this node, except the connection `except`; `seq` as for [`Core::fanout`].
+    pub fn fanout_all(&self, gid: i64, frame: &Bytes, except: ConnRef, seq: Option<u64>) {
+        for c in 0..self.shared.cores() {
+            if c == self.id {
+                self.fanout(gid, frame, except, seq);
+            } else {
+                let frame = frame.clone();
+                self.send(
+                    c,
+                    CoreMsg::Fanout {
+                        gid,
+                        frame,
+                        except,
+                        seq,
+                    },
+                );
             }
         }
     }

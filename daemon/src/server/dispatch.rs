@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 
-use super::core::Core;
+use super::core::{Core, PendingAck};
 use super::forward;
 use super::gate::{admit, Payload};
 use super::inbox::CoreMsg;
@@ -197,7 +197,17 @@ pub fn wants_ack(to: Origin, id: i64) -> bool {
 /// live then, when given).
 fn ack(core: &Core, to: Origin, id: i64, a: &Accepted, show: Option<Show>) {
     match a.pending {
-        Some(ticket) => core.ack_when_durable(ticket, a.log, to, id, a.seq, a.ts, show),
+        Some(ticket) => core.ack_when_durable(
+            ticket,
+            PendingAck {
+                log: a.log,
+                to,
+                id,
+                seq: a.seq,
+                ts: a.ts,
+                show,
+            },
+        ),
         None if wants_ack(to, id) => core.reply(to, msg::ack_frame(id, a.seq, a.ts)),
         None => {}
     }

@@ -143,19 +143,7 @@ pub fn answer(core: &Core, to: ConnRef, number: u32, frame: Bytes) {
     let waiting = core.awaiting.borrow_mut().answered(to, number, reply);
     if let (Some(Some(room)), Some((seq, ts))) = (waiting, reply.acked) {
         let stamped = msg::stamped_frame(&room.payload, &room.env, room.sender, seq, ts);
-        for c in 0..core.shared.cores() {
-            let msg = CoreMsg::Fanout {
-                gid: room.gid,
-                frame: stamped.clone(),
-                except: to,
-                seq: None,
-            };
-            if c == core.id {
-                core.fanout(room.gid, &stamped, to, None);
-            } else {
-                core.send(c, msg);
-            }
-        }
+        core.fanout_all(room.gid, &stamped, to, Some(seq));
     }
     // Asked for by this node, not by a client that gave no id.
     if reply.id != 0 || reply.acked.is_none() {

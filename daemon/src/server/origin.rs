@@ -33,9 +33,7 @@ impl Origin {
             Origin::Peer { .. } => NOBODY,
         }
     }
-}
 
-impl Origin {
     /// The peer that forwarded the message, if one did.
     pub fn node(&self) -> Option<NodeId> {
         match *self {

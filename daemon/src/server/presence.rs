@@ -21,7 +21,7 @@
 
 use bytes::Bytes;
 
-use super::cluster::Owner;
+use super::cluster::{Cluster, Owner};
 use super::core::Core;
 use crate::cluster::wire::{DeliverItem, Item, NodeId, Presence, Target};
 use crate::fasthash::FastMap;
@@ -83,9 +83,17 @@ fn target_of(p: Present) -> Target {
     }
 }
 
-fn id_of(t: Target) -> i64 {
-    match t {
-        Target::User(id) | Target::Group(id) | Target::Submit(id) => id,
+/// Tells the keeper of `present`, if another node keeps it, whether this
+/// core has connections for it.
+fn tell_keeper(core: &Core, cluster: &Cluster, present: Present, online: bool) {
+    let target = target_of(present);
+    if let Owner::Node(keeper) = cluster.keeper_of(target.id()) {
+        let record = Presence {
+            target,
+            core: core.id as u16,
+            online,
+        };
+        cluster.send(keeper, Item::Presence(record));
     }
 }
 
@@ -97,15 +105,7 @@ pub fn announce(core: &Core) {
         return;
     };
     for (present, online) in changes {
-        let target = target_of(present);
-        if let Owner::Node(keeper) = cluster.keeper_of(id_of(target)) {
-            let record = Presence {
-                target,
-                core: core.id as u16,
-                online,
-            };
-            cluster.send(keeper, Item::Presence(record));
-        }
+        tell_keeper(core, cluster, present, online);
     }
 }
 
@@ -135,9 +135,10 @@ pub fn relay(core: &Core, target: Target, frame: &Bytes, skip: Option<NodeId>) {
 }
 
 /// A peer went down, came up or restarted: its registry entries here are
-/// dropped, so is the numbering of logs this node keeps no more, every keeper is told again what this core has connections for,
-/// and the users this node held only while `node` was down are closed with
-/// 1012 so that they reconnect, through nginx, to their owner.
+/// dropped, so is the numbering of logs this node keeps no more, every
+/// keeper is told again what this core has connections for, and the users
+/// this node held only while `node` was down are closed with 1012 so that
+/// they reconnect, through nginx, to their owner.
 pub fn peer_changed(core: &Core, node: NodeId, up: bool) {
     let Some(cluster) = &core.shared.cluster else {
         return;
@@ -146,15 +147,7 @@ pub fn peer_changed(core: &Core, node: NodeId, up: bool) {
     core.forget_logs_moved();
     let present: Vec<Present> = core.shard.borrow().present().collect();
     for p in present {
-        let target = target_of(p);
-        if let Owner::Node(keeper) = cluster.keeper_of(id_of(target)) {
-            let record = Presence {
-                target,
-                core: core.id as u16,
-                online: true,
-            };
-            cluster.send(keeper, Item::Presence(record));
-        }
+        tell_keeper(core, cluster, p, true);
     }
     if up {
         let moved: Vec<u32> = core

@@ -24,6 +24,11 @@ pub fn single(id: i64, dstid: i64, content: &str) -> String {
     format!(r#"{{"id":{id},"cmd":10,"dstid":{dstid},"media":1,"content":"{content}"}}"#)
 }
 
+/// A cmd 11 message as a client sends it.
+pub fn room(id: i64, gid: i64, content: &str) -> String {
+    format!(r#"{{"id":{id},"cmd":11,"dstid":{gid},"media":1,"content":"{content}"}}"#)
+}
+
 /// One message a sender means to send.
 #[derive(Clone, Debug)]
 pub struct Planned {

@@ -23,6 +23,13 @@ impl Target {
     /// Encoded size: kind byte and id.
     pub const LEN: usize = 9;
 
+    /// The user's, group's or submit sender's id.
+    pub fn id(self) -> i64 {
+        match self {
+            Target::User(id) | Target::Group(id) | Target::Submit(id) => id,
+        }
+    }
+
     pub(super) fn put(&self, out: &mut impl BufMut) {
         let (kind, id) = match *self {
             Target::User(id) => (0u8, id),

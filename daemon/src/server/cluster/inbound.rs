@@ -43,27 +43,17 @@ impl Inbound for ToCores {
                 tracing::warn!(sender, "a submit target in a deliver item; dropped");
             }
             // A group's local members may be on any core.
+            // Tracked with its seq like a local one, so a replay running
+            // for a member skips it.
             Target::Group(gid) => {
-                for c in 0..cores {
-                    self.core.send(
-                        c,
-                        CoreMsg::Fanout {
-                            gid,
-                            frame: item.frame.clone(),
-                            except: NOBODY,
-                            seq: None,
-                        },
-                    );
-                }
+                let seq = crate::msg::stamped_seq(&item.frame);
+                self.core.fanout_all(gid, &item.frame, NOBODY, seq);
             }
         }
     }
 
     fn presence(&mut self, from: NodeId, record: Presence) {
-        let id = match record.target {
-            Target::User(id) | Target::Group(id) | Target::Submit(id) => id,
-        };
-        let to = core_of(id, self.core.shared.cores());
+        let to = core_of(record.target.id(), self.core.shared.cores());
         self.core.send(to, CoreMsg::Presence { from, record });
     }
 

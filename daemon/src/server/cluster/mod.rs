@@ -71,8 +71,10 @@ impl Cluster {
     ///
     /// With a shared store, the live owner: when a node is down, the next
     /// one on the ring takes its users and groups over, continuing their
-    /// sequences from the store (see [`crate::store::Store::reserve`] for
-    /// how two nodes that briefly both claim a log never reuse a seq).
+    /// sequences from the store (two nodes that briefly both claim a log
+    /// never store one seq twice: the store takes only the next seq, and
+    /// shows nothing before it is stored; see
+    /// [`crate::store::Store::shows_after_commit`]).
     /// Until the view has settled after start-up, and always when each
     /// node has its own store, the owner by configuration: numbering
     /// anywhere else would fork the sequence.

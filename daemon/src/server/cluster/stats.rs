@@ -62,10 +62,10 @@ pub struct Stats {
     pub forwarded: AtomicU64,
     /// Forwarded messages answered with 503 here: no answer in time.
     pub unanswered: AtomicU64,
-    /// Single messages other nodes forwarded here, their recipient's owner.
+    /// Messages other nodes forwarded here, the keeper of their log.
     pub submits_in: AtomicU64,
-    /// Single messages refused with 503 because the recipient's owner node
-    /// is down (or no node is up for it).
+    /// Messages refused with 503 because the node keeping their log is
+    /// down (or no node is up for it).
     pub owner_down: AtomicU64,
 }
 

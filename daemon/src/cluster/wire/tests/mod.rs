@@ -44,12 +44,6 @@ fn frame(tag: u32, len: usize) -> Bytes {
     b.freeze()
 }
 
-fn id(t: Target) -> i64 {
-    match t {
-        Target::User(id) | Target::Group(id) | Target::Submit(id) => id,
-    }
-}
-
 fn deliver(target: Target, frame: Bytes) -> Item {
     Item::Deliver(DeliverItem { target, frame })
 }

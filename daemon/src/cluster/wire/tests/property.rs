@@ -156,7 +156,7 @@ fn random_loss_duplication_and_reordering_are_repaired_by_nacks() {
         }
         assert_eq!(rx.missing(A), Some((30, vec![])), "seed {seed}");
         got.sort_by_key(|i| match i {
-            Item::Deliver(d) => id(d.target),
+            Item::Deliver(d) => d.target.id(),
             _ => unreachable!(),
         });
         assert_same(&got, &sent, seed);

@@ -153,7 +153,7 @@ fn gap_nack_resend_closes_the_gap() {
         delivered.extend(frames_of(acc.payload));
     }
     assert_eq!(b_rx.missing(A), Some((7, vec![])));
-    delivered.sort_by_key(|d| id(d.target));
+    delivered.sort_by_key(|d| d.target.id());
     let want: Vec<_> = items
         .into_iter()
         .map(|i| match i {
