@@ -1,9 +1,10 @@
 //! Room fanout on one core: one 128-byte room message to 10, 100 and 1,000
 //! local members of a group, through the daemon's own `Shard` index and
-//! per-connection `OutQueue`s. `encode_once` stamps one frame and queues a
-//! clone of the same `Bytes` to every member (what the daemon does);
-//! `encode_per_recipient` stamps a fresh frame for each member. Each
-//! iteration also empties the queues, the same work for both.
+//! per-connection `OutQueue`s. `encode_once` stamps one frame and queues it
+//! to every member (what the daemon does: a frame this short is copied into
+//! each queue's chunk, a long one shared); `encode_per_recipient` stamps a
+//! fresh frame for each member. Each iteration also empties the queues,
+//! the same work for both.
 
 use std::hint::black_box;
 
@@ -30,7 +31,7 @@ fn queue_all(shard: &mut Shard<()>, frame: &bytes::Bytes) {
     for i in 0..shard.group_keys(GID).len() {
         let key = shard.group_keys(GID)[i];
         let conn = shard.by_key_mut(key).expect("indexed member");
-        conn.out.push(frame.clone(), QUEUE_BOUND).unwrap();
+        conn.out.push(frame, QUEUE_BOUND).unwrap();
     }
 }
 
@@ -71,7 +72,7 @@ fn fanout(c: &mut Criterion) {
                         let key = shard.group_keys(GID)[i];
                         let frame = msg::stamped_frame(black_box(&payload), &env, SENDER, 9, 1);
                         let conn = shard.by_key_mut(key).expect("indexed member");
-                        conn.out.push(frame, QUEUE_BOUND).unwrap();
+                        conn.out.push(&frame, QUEUE_BOUND).unwrap();
                     }
                     drain(&mut shard);
                 })

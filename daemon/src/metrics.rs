@@ -1,7 +1,10 @@
 //! Prometheus counters, one cache-line-aligned slot per core.
 //!
-//! Each core writes only its own slot (relaxed atomics, no contention); a
-//! `/metrics` request sums or labels them when it renders.
+//! Each core writes only its own slot, and only from its own thread; a
+//! `/metrics` request on any core sums or labels them when it renders.
+//! With one writer, a count is a relaxed load and store ([`bump`]), not a
+//! locked add: the locked add per queued frame was 7% of a room fanout's
+//! CPU (perf, 2 vCPUs).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -48,6 +51,11 @@ pub const REJECTIONS: [&str; 24] = [
     "body_too_large",
 ];
 
+/// Adds `n` to a counter that only one thread writes.
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
 fn index<T: PartialEq>(set: &[T], v: &T) -> usize {
     set.iter().position(|x| x == v).unwrap_or(set.len())
 }
@@ -78,26 +86,52 @@ pub struct CoreCounters {
     pub accept_errors: AtomicU64,
     /// Plain HTTP requests answered.
     pub http_requests: AtomicU64,
+    /// Writing passes that waited a tick to gather frames (see `shard::Pace`).
+    pub gathered_passes: AtomicU64,
     /// Whether this core runs on io_uring (else epoll).
     pub io_uring: AtomicBool,
 }
 
 impl CoreCounters {
+    /// Counts one WebSocket frame received.
+    pub fn frame_in(&self) {
+        bump(&self.frames_in, 1);
+    }
+    /// Counts one WebSocket frame queued.
+    pub fn frame_out(&self) {
+        bump(&self.frames_out, 1);
+    }
+    /// Counts one writing pass that waited to gather frames.
+    pub fn gathered_pass(&self) {
+        bump(&self.gathered_passes, 1);
+    }
+    /// Frames queued so far.
+    pub fn frames_queued(&self) -> u64 {
+        self.frames_out.load(Relaxed)
+    }
+    /// Counts `n` bytes received on WebSocket connections.
+    pub fn add_bytes_in(&self, n: usize) {
+        bump(&self.bytes_in, n as u64);
+    }
+    /// Counts `n` bytes written to WebSocket connections.
+    pub fn add_bytes_out(&self, n: usize) {
+        bump(&self.bytes_out, n as u64);
+    }
     /// Counts one message of command `cmd` routed.
     pub fn routed(&self, cmd: u16) {
-        self.routed[index(&CMDS, &cmd)].fetch_add(1, Relaxed);
+        bump(&self.routed[index(&CMDS, &cmd)], 1);
     }
     /// Counts one cmd 21 error sent with `code`.
     pub fn error(&self, code: u16) {
-        self.errors[index(&ERROR_CODES, &code)].fetch_add(1, Relaxed);
+        bump(&self.errors[index(&ERROR_CODES, &code)], 1);
     }
     /// Counts one connection closed with `code`.
     pub fn close(&self, code: u16) {
-        self.closes[index(&CLOSE_CODES, &code)].fetch_add(1, Relaxed);
+        bump(&self.closes[index(&CLOSE_CODES, &code)], 1);
     }
     /// Counts one handshake rejected for `reason`.
     pub fn rejection(&self, reason: &str) {
-        self.rejections[index(&REJECTIONS, &reason)].fetch_add(1, Relaxed);
+        bump(&self.rejections[index(&REJECTIONS, &reason)], 1);
     }
 }
 
@@ -200,6 +234,13 @@ impl Metrics {
             "Plain HTTP requests answered.",
             "counter",
             &|c| load(&c.http_requests),
+        );
+        per_core(
+            &mut out,
+            "imedge_gathered_passes_total",
+            "Writing passes that waited a timer tick to gather frames (the core was above gather_above).",
+            "counter",
+            &|c| load(&c.gathered_passes),
         );
         self.labelled(
             &mut out,

@@ -75,6 +75,9 @@ pub struct ServeArgs {
     /// Unsent bytes per connection before it is closed with 1008 [default: 4194304]
     #[arg(long, value_name = "BYTES")]
     pub outbound_queue_bytes: Option<usize>,
+    /// Frames a second on a core above which it gathers writes for 1 ms; 0 = never [default: 200000]
+    #[arg(long, value_name = "N")]
+    pub gather_above: Option<u64>,
     /// Time draining connections get on shutdown [default: 10000]
     #[arg(long, value_name = "MS")]
     pub drain_timeout_ms: Option<u64>,
@@ -125,6 +128,7 @@ impl ServeArgs {
         set(&mut config.rate_limit, &self.rate_limit);
         set(&mut config.rate_burst, &self.rate_burst);
         set(&mut config.outbound_queue_bytes, &self.outbound_queue_bytes);
+        set(&mut config.gather_above, &self.gather_above);
         set(&mut config.drain_timeout_ms, &self.drain_timeout_ms);
         set(&mut config.log, &self.log);
         // Without a [cluster] section there is nothing to set; `Config::load`

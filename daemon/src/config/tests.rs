@@ -221,6 +221,7 @@ fn every_flag_sets_its_field() {
         "--rate-limit=6",
         "--rate-burst=7",
         "--outbound-queue-bytes=8192",
+        "--gather-above=10",
         "--drain-timeout-ms=9",
         "--log=debug",
         "--check-config",
@@ -245,6 +246,7 @@ fn every_flag_sets_its_field() {
         rate_limit: 6,
         rate_burst: 7,
         outbound_queue_bytes: 8192,
+        gather_above: 10,
         drain_timeout_ms: 9,
         log: "debug".into(),
         cluster: None,
@@ -461,6 +463,7 @@ fn example_file_matches_the_defaults() {
         "rate_limit",
         "rate_burst",
         "outbound_queue_bytes",
+        "gather_above",
         "drain_timeout_ms",
         "log",
     ] {

@@ -145,7 +145,7 @@ fn read_available(
             Err(_) => return Flow::Done,
         };
         core.refresh_clock();
-        core.counters().bytes_in.fetch_add(n as u64, Relaxed);
+        core.counters().add_bytes_in(n);
         if let Some(c) = core.shard.borrow_mut().get_mut(r) {
             c.live.last_activity_ms = core.now_ms();
         }
@@ -197,7 +197,7 @@ fn process(
                 kind,
                 payload,
             } => {
-                core.counters().frames_in.fetch_add(1, Relaxed);
+                core.counters().frame_in();
                 let data: &[u8] = match payload {
                     Payload::InBuf(range) => &buf[off..][range],
                     Payload::Assembled => dec.assembled(),
@@ -212,13 +212,13 @@ fn process(
                 }
             }
             Step::Ping { consumed, payload } => {
-                core.counters().frames_in.fetch_add(1, Relaxed);
+                core.counters().frame_in();
                 let pong = encode::frame(encode::OpCode::Pong, &buf[off..][payload]);
                 core.push(r, pong);
                 off += consumed;
             }
             Step::Pong { consumed } => {
-                core.counters().frames_in.fetch_add(1, Relaxed);
+                core.counters().frame_in();
                 off += consumed;
             }
             Step::Close {
@@ -226,7 +226,7 @@ fn process(
                 code: peer_code,
                 ..
             } => {
-                core.counters().frames_in.fetch_add(1, Relaxed);
+                core.counters().frame_in();
                 // Echo the peer's code (RFC 6455 5.5.1); after our own close this completes the handshake.
                 core.close(r, peer_code.unwrap_or(code::NORMAL), "");
                 return (off + consumed, Flow::Done);

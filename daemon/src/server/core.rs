@@ -52,7 +52,7 @@ pub struct Core {
     /// Reservations waiting for the store, by ticket: (log, up to).
     reserving: RefCell<FastMap<u64, (LogKey, u64)>>,
     /// Slab keys with frames to write.
-    dirty: RefCell<Vec<u32>>,
+    pub(super) dirty: RefCell<Vec<u32>>,
     flusher: Cell<Option<Waker>>,
     /// The buffer every connection of this core reads into.
     pub rbuf: RefCell<Box<[u8]>>,
@@ -512,7 +512,7 @@ impl Core {
     pub fn push(&self, to: ConnRef, frame: Bytes) {
         let mut shard = self.shard.borrow_mut();
         if shard.get(to).is_some() {
-            self.push_key(&mut shard, to.key, frame, None);
+            self.push_key(&mut shard, to.key, &frame, None);
         }
     }
 
@@ -525,7 +525,7 @@ impl Core {
         let mut queued = false;
         for i in 0..shard.user_keys(uid).len() {
             let key = shard.user_keys(uid)[i];
-            queued |= self.push_key(&mut shard, key, frame.clone(), tag);
+            queued |= self.push_key(&mut shard, key, frame, tag);
         }
         queued
     }
@@ -540,7 +540,7 @@ impl Core {
             if except.core as usize == self.id && except.key == key {
                 continue;
             }
-            self.push_key(&mut shard, key, frame.clone(), tag);
+            self.push_key(&mut shard, key, frame, tag);
         }
     }
 
@@ -550,7 +550,7 @@ impl Core {
         &self,
         shard: &mut Shard<Rc<TcpStream>>,
         key: u32,
-        frame: Bytes,
+        frame: &Bytes,
         tag: Option<(LogKey, u64)>,
     ) -> bool {
         let holding = {
@@ -569,7 +569,7 @@ impl Core {
             .replays
             .borrow_mut()
             .get_mut(&key)
-            .is_some_and(|h| h.hold(tag, frame, bound).is_ok());
+            .is_some_and(|h| h.hold(tag, frame.clone(), bound).is_ok());
         if !held {
             tracing::info!(key, "frames held behind a replay overflowed: slow consumer");
             self.slow_consumer(shard, key);
@@ -594,7 +594,7 @@ impl Core {
         &self,
         shard: &mut Shard<Rc<TcpStream>>,
         key: u32,
-        frame: Bytes,
+        frame: &Bytes,
     ) -> bool {
         let bound = self.shared.config.outbound_queue_bytes;
         let Some(c) = shard.by_key_mut(key) else {
@@ -612,9 +612,7 @@ impl Core {
             self.close_key(shard, key, code::POLICY, "slow consumer");
             return false;
         }
-        self.counters()
-            .frames_out
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.counters().frame_out();
         self.mark_dirty(shard, key);
         true
     }
@@ -649,7 +647,7 @@ impl Core {
             return;
         }
         c.live.closing_since_ms = Some(now);
-        let _ = c.out.push(encode::close(close_code, reason), usize::MAX);
+        let _ = c.out.push(&encode::close(close_code, reason), usize::MAX);
         self.counters().close(close_code);
         self.mark_dirty(shard, key);
     }
@@ -668,6 +666,13 @@ impl Core {
         }
         std::mem::swap(&mut *dirty, into);
         std::task::Poll::Ready(())
+    }
+
+    /// Adds the connections queued for since the last pass to `into`, and
+    /// hands the other cores their batches (a gathering flusher's pass).
+    pub fn take_dirty(&self, into: &mut Vec<u32>) {
+        self.flush_outbox();
+        into.append(&mut self.dirty.borrow_mut());
     }
 
     /// Starts the drain: no more accepts, every connection closed with 1001 after its queued frames.

@@ -18,7 +18,7 @@ impl Core {
     pub fn push_replayed(&self, to: ConnRef, frame: Bytes) {
         let mut shard = self.shard.borrow_mut();
         if shard.get(to).is_some() {
-            self.queue_key(&mut shard, to.key, frame);
+            self.queue_key(&mut shard, to.key, &frame);
         }
     }
 

@@ -6,16 +6,28 @@ use std::io::ErrorKind;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
 
 use super::core::Core;
 use super::sys;
+use crate::shard::Pace;
+
+/// How long a gathering core waits before a writing pass (the timer's tick).
+const GATHER: Duration = Duration::from_millis(1);
 
 /// Runs for the life of the core: wakes when frames are queued, after the
-/// task that queued them yields, so one pass covers a whole batch.
+/// task that queued them yields, so one pass covers a whole batch; under
+/// heavy load it first waits a timer tick for more ([`Pace`]).
 pub async fn flusher(core: Rc<Core>) {
     let mut keys = Vec::new();
+    let mut pace = Pace::new(core.shared.config.gather_above);
     loop {
         std::future::poll_fn(|cx| core.poll_dirty(cx, &mut keys)).await;
+        if pace.gather(core.shared.now_ms(), core.counters().frames_queued()) {
+            core.counters().gathered_pass();
+            monoio::time::sleep(GATHER).await;
+            core.take_dirty(&mut keys);
+        }
         for key in keys.drain(..) {
             flush(&core, key);
         }

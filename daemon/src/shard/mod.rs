@@ -3,10 +3,12 @@
 
 pub mod bucket;
 pub mod outq;
+pub mod pace;
 pub mod sweep;
 pub mod table;
 
 pub use bucket::TokenBucket;
 pub use outq::{OutQueue, Overflow};
+pub use pace::Pace;
 pub use sweep::{Liveness, Verdict};
 pub use table::{Conn, ConnRef, Present, Shard};
