@@ -52,7 +52,7 @@ pub struct Core {
     /// Reservations waiting for the store, by ticket: (log, up to).
     reserving: RefCell<FastMap<u64, (LogKey, u64)>>,
     /// Slab keys with frames to write.
-    pub(super) dirty: RefCell<Vec<u32>>,
+    dirty: RefCell<Vec<u32>>,
     flusher: Cell<Option<Waker>>,
     /// The buffer every connection of this core reads into.
     pub rbuf: RefCell<Box<[u8]>>,
