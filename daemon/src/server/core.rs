@@ -13,6 +13,7 @@ use monoio::net::TcpStream;
 use slab::Slab;
 
 use super::awaiting::Awaiting;
+use super::carried::Carried;
 use super::gate::{Inbound, Waiting, MAX_WAITING, MAX_WAITING_BYTES};
 use super::held::Held;
 use super::inbox::CoreMsg;
@@ -82,6 +83,8 @@ pub struct Core {
     delivered: RefCell<FastMap<i64, u64>>,
     /// Connections with a replay running, by slab key: what waits behind it.
     pub(super) replays: RefCell<FastMap<u32, Held>>,
+    /// What finished replays carried, so a late live frame is not sent twice.
+    pub(super) carried: RefCell<Carried>,
     /// Users whose cursor is being saved off the core: their next offline
     /// push waits for it (the channel closes when the save is done).
     pub(super) saving: RefCell<FastMap<i64, flume::Receiver<()>>>,
@@ -139,6 +142,7 @@ impl Core {
             known: RefCell::new(Known::default()),
             gate: RefCell::new(FastMap::default()),
             replays: RefCell::new(FastMap::default()),
+            carried: RefCell::new(Carried::default()),
             saving: RefCell::new(FastMap::default()),
             setups: RefCell::new(FastMap::default()),
             acks: RefCell::new(FastMap::default()),
@@ -545,7 +549,7 @@ impl Core {
     }
 
     /// Queues `frame` for `key`, or holds it behind the connection's
-    /// replay; true if it was queued.
+    /// replay; true if it was queued (or a replay carried it already).
     fn push_key(
         &self,
         shard: &mut Shard<Rc<TcpStream>>,
@@ -553,6 +557,13 @@ impl Core {
         frame: &Bytes,
         tag: Option<(LogKey, u64)>,
     ) -> bool {
+        if let Some((log, seq)) = tag {
+            let mut carried = self.carried.borrow_mut();
+            // Most pushes find nothing watched: checked first, cheaply.
+            if !carried.is_empty() && carried.already(key, log, seq) {
+                return true;
+            }
+        }
         let holding = {
             let replays = self.replays.borrow();
             // Most pushes find no replay at all: checked first, cheaply.

@@ -4,6 +4,7 @@
 mod accept;
 mod api;
 mod awaiting;
+mod carried;
 pub mod cluster;
 mod conn;
 pub mod core;

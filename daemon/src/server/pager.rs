@@ -54,6 +54,12 @@ impl LogState {
             .unwrap_or(0)
             .max(self.end.unwrap_or(self.asked_after.min(self.pos)))
     }
+
+    /// See [`Pager::replayed`].
+    fn replayed(&self) -> u64 {
+        let within = self.end.map_or(0, |e| e.min(self.asked_after));
+        self.last.unwrap_or(0).max(within)
+    }
 }
 
 /// A replay's progress over its logs.
@@ -164,10 +170,15 @@ impl Pager {
     /// `i64::MAX`, still gets every later live frame). `None` if the replay
     /// did not cover `log`.
     pub fn replayed(&self, log: LogKey) -> Option<u64> {
-        self.logs.iter().find(|s| s.log == log).map(|s| {
-            let within = s.end.map_or(0, |e| e.min(s.asked_after));
-            s.last.unwrap_or(0).max(within)
-        })
+        self.logs
+            .iter()
+            .find(|s| s.log == log)
+            .map(LogState::replayed)
+    }
+
+    /// Each log with [`Pager::replayed`]'s seq for it.
+    pub fn replayed_all(&self) -> impl Iterator<Item = (LogKey, u64)> + '_ {
+        self.logs.iter().map(|s| (s.log, s.replayed()))
     }
 
     /// Each log with the seq its replay went through, in the order given.

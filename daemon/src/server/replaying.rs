@@ -62,9 +62,11 @@ impl Core {
         next
     }
 
-    /// Ends `to`'s replay, dropping whatever is held (the connection is gone).
+    /// Ends `to`'s replay, dropping whatever is held, and forgets what
+    /// its replays carried (the connection is gone).
     pub fn end_replay(&self, to: ConnRef) {
         self.end_replay_in(&mut self.replays.borrow_mut(), to);
+        self.carried.borrow_mut().forget(to);
     }
 
     fn end_replay_in(&self, replays: &mut FastMap<u32, Held>, to: ConnRef) {

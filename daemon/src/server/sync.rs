@@ -129,6 +129,9 @@ async fn release(core: &Core, to: ConnRef, uid: i64, pager: Option<&Pager>) -> R
         return Err(Gone);
     }
     let held = core.release_held(to, |log| pager.and_then(|p| p.replayed(log)));
+    if let Some(p) = pager {
+        core.carried.borrow_mut().record(to, p.replayed_all());
+    }
     for (tag, frame) in held {
         core.push_replayed(to, frame);
         if let Some((LogKey::Inbox(u), seq)) = tag {
