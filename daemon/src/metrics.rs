@@ -3,8 +3,8 @@
 //! Each core writes only its own slot, and only from its own thread; a
 //! `/metrics` request on any core sums or labels them when it renders.
 //! With one writer, a count is a relaxed load and store ([`bump`]), not a
-//! locked add: the locked add per queued frame was 7% of a room fanout's
-//! CPU (perf, 2 vCPUs).
+//! locked add: perf put 7% of a room fanout's samples (2 vCPUs) on the
+//! locked add per queued frame.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};

@@ -3,8 +3,9 @@
 //! after the commit, and a log's first message after a start waits for a
 //! seq reservation that may commit together with it. A replay that reads
 //! the store in that window carries the message, and its live frame comes
-//! after the replay has ended and let go of the frames it held. Such a
-//! frame is dropped here, so no seq reaches a connection twice.
+//! after the replay has ended and let go of the frames it held. Both kinds,
+//! frames held behind the replay (at its release) and frames shown after
+//! it, are judged here, so no seq reaches a connection twice.
 
 use crate::fasthash::FastMap;
 use crate::shard::ConnRef;

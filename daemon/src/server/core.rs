@@ -669,18 +669,16 @@ impl Core {
         cx: &mut std::task::Context<'_>,
         into: &mut Vec<u32>,
     ) -> std::task::Poll<()> {
-        self.flush_outbox();
-        let mut dirty = self.dirty.borrow_mut();
-        if dirty.is_empty() {
+        self.take_dirty(into);
+        if into.is_empty() {
             self.flusher.set(Some(cx.waker().clone()));
             return std::task::Poll::Pending;
         }
-        std::mem::swap(&mut *dirty, into);
         std::task::Poll::Ready(())
     }
 
     /// Adds the connections queued for since the last pass to `into`, and
-    /// hands the other cores their batches (a gathering flusher's pass).
+    /// hands the other cores their batches.
     pub fn take_dirty(&self, into: &mut Vec<u32>) {
         self.flush_outbox();
         into.append(&mut self.dirty.borrow_mut());

@@ -5,7 +5,8 @@
 //! Every frame for the connection other than the replay's own (live
 //! messages, acks, errors, pongs) waits here until the replay's cmd 31 is
 //! queued, so the client sees the replay first. A live message whose seq
-//! the replay already carried is dropped at release, so none arrives twice.
+//! the replay already carried is dropped when it is released (see
+//! [`super::carried`]), so none arrives twice.
 
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -67,16 +68,10 @@ impl Held {
         self.bytes
     }
 
-    /// Takes the held frames, in order, without those the replay carried
-    /// already: a numbered frame at or below `replayed(log)`.
-    pub fn release(&mut self, replayed: impl Fn(LogKey) -> Option<u64>) -> Vec<Tagged> {
+    /// Takes the held frames, in order.
+    pub fn release(&mut self) -> Vec<Tagged> {
         self.bytes = 0;
-        std::mem::take(&mut self.frames)
-            .into_iter()
-            .filter(|(tag, _)| {
-                !tag.is_some_and(|(log, seq)| replayed(log).is_some_and(|r| seq <= r))
-            })
-            .collect()
+        std::mem::take(&mut self.frames).into()
     }
 
     /// Wakes the replay task, if it waits.
@@ -100,29 +95,21 @@ mod tests {
     }
 
     #[test]
-    fn release_keeps_order_and_drops_what_the_replay_carried() {
+    fn release_gives_every_frame_in_order_with_its_tag_and_empties() {
         let mut h = Held::new(conn());
-        let inbox = LogKey::Inbox(1);
-        let group = LogKey::Group(5);
-        let other = LogKey::Group(6);
-        for (tag, b) in [
-            (Some((inbox, 9)), b'a'),
-            (None, b'b'),
-            (Some((inbox, 11)), b'c'),
-            (Some((group, 3)), b'd'),
-            (Some((other, 1)), b'e'),
-        ] {
-            h.hold(tag, Bytes::from(vec![b]), 100).unwrap();
+        let tags = [
+            Some((LogKey::Inbox(1), 9)),
+            None,
+            Some((LogKey::Group(5), 3)),
+        ];
+        for (i, tag) in tags.into_iter().enumerate() {
+            h.hold(tag, Bytes::from(vec![b'a' + i as u8]), 100).unwrap();
         }
-        let out = h.release(|log| match log {
-            LogKey::Inbox(_) => Some(10),
-            LogKey::Group(5) => Some(3),
-            _ => None,
-        });
-        let kept: Vec<u8> = out.iter().map(|(_, f)| f[0]).collect();
-        assert_eq!(kept, b"bce");
+        let out = h.release();
+        let got: Vec<_> = out.iter().map(|(tag, f)| (*tag, f[0])).collect();
+        assert_eq!(got, vec![(tags[0], b'a'), (tags[1], b'b'), (tags[2], b'c')]);
         assert_eq!(h.bytes(), 0);
-        assert!(h.release(|_| None).is_empty());
+        assert!(h.release().is_empty());
     }
 
     #[test]

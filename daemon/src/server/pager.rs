@@ -164,20 +164,11 @@ impl Pager {
             .map(LogState::through)
     }
 
-    /// The seq of `log` up to which live frames are already with the client:
-    /// the last one replayed, or its own position where that is within the
-    /// log (a client claiming more than the log holds, such as a probe with
-    /// `i64::MAX`, still gets every later live frame). `None` if the replay
-    /// did not cover `log`.
-    pub fn replayed(&self, log: LogKey) -> Option<u64> {
-        self.logs
-            .iter()
-            .find(|s| s.log == log)
-            .map(LogState::replayed)
-    }
-
-    /// Each log with [`Pager::replayed`]'s seq for it.
-    pub fn replayed_all(&self) -> impl Iterator<Item = (LogKey, u64)> + '_ {
+    /// Each log with the seq up to which live frames are already with the
+    /// client: the last one replayed, or its own position where that is
+    /// within the log (a client claiming more than the log holds, such as a
+    /// probe with `i64::MAX`, still gets every later live frame).
+    pub fn replayed(&self) -> impl Iterator<Item = (LogKey, u64)> + '_ {
         self.logs.iter().map(|s| (s.log, s.replayed()))
     }
 
@@ -197,6 +188,10 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
+
+    fn replayed(p: &Pager, log: LogKey) -> Option<u64> {
+        p.replayed().find(|(l, _)| *l == log).map(|(_, seq)| seq)
+    }
 
     fn msgs(seqs: std::ops::RangeInclusive<u64>, size: usize) -> Vec<Stored> {
         seqs.map(|seq| Stored {
@@ -263,7 +258,7 @@ mod tests {
             "the latest, not the claim"
         );
         assert_eq!(
-            p.replayed(LogKey::Inbox(1)),
+            replayed(&p, LogKey::Inbox(1)),
             Some(3),
             "live frames after 3 still go out"
         );
@@ -335,7 +330,7 @@ mod tests {
         assert!(p.finished());
         assert_eq!(p.through(LogKey::Inbox(1)), Some(10));
         assert_eq!(
-            p.replayed(LogKey::Inbox(1)),
+            replayed(&p, LogKey::Inbox(1)),
             Some(8),
             "9 and 10 may come live"
         );

@@ -11,7 +11,6 @@ use super::core::Core;
 use super::held::{Held, Tagged};
 use crate::msg::SyncRequest;
 use crate::shard::ConnRef;
-use crate::store::LogKey;
 
 impl Core {
     /// Queues a frame of `to`'s own replay, ahead of what is held.
@@ -86,14 +85,10 @@ impl Core {
             .map_or(0, Held::bytes)
     }
 
-    /// Takes the frames held behind `to`'s replay, minus those it carried.
-    pub fn release_held(
-        &self,
-        to: ConnRef,
-        replayed: impl Fn(LogKey) -> Option<u64>,
-    ) -> Vec<Tagged> {
+    /// Takes the frames held behind `to`'s replay, in order.
+    pub fn release_held(&self, to: ConnRef) -> Vec<Tagged> {
         match self.replays.borrow_mut().get_mut(&to.key) {
-            Some(h) if h.conn == to => h.release(replayed),
+            Some(h) if h.conn == to => h.release(),
             _ => Vec::new(),
         }
     }

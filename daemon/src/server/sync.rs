@@ -123,16 +123,21 @@ fn refuse(core: &Core, to: ConnRef, uid: i64, id: i64, reason: &str) {
     core.push_replayed(to, msg::error_frame(id, 503, text));
 }
 
-/// Queues what was held behind the replay, minus what it carried.
+/// Queues what was held behind the replay, minus what it carried (and
+/// from now on drops what it carried from live frames: [`super::carried`]).
 async fn release(core: &Core, to: ConnRef, uid: i64, pager: Option<&Pager>) -> Result<(), Gone> {
     if !core.room(to, core.held_bytes(to)).await {
         return Err(Gone);
     }
-    let held = core.release_held(to, |log| pager.and_then(|p| p.replayed(log)));
     if let Some(p) = pager {
-        core.carried.borrow_mut().record(to, p.replayed_all());
+        core.carried.borrow_mut().record(to, p.replayed());
     }
-    for (tag, frame) in held {
+    for (tag, frame) in core.release_held(to) {
+        if let Some((log, seq)) = tag {
+            if core.carried.borrow_mut().already(to.key, log, seq) {
+                continue;
+            }
+        }
         core.push_replayed(to, frame);
         if let Some((LogKey::Inbox(u), seq)) = tag {
             if u == uid {

@@ -84,14 +84,10 @@ fn sql(n: usize) -> String {
 mod tests {
     use super::*;
 
+    /// A database with the real schema.
     fn table() -> Connection {
-        let c = Connection::open_in_memory().unwrap();
-        c.execute_batch(
-            "CREATE TABLE messages (kind INTEGER NOT NULL, id INTEGER NOT NULL,
-                 seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL, frame BLOB NOT NULL);
-             CREATE UNIQUE INDEX messages_by_log ON messages (kind, id, seq);",
-        )
-        .unwrap();
+        let mut c = Connection::open_in_memory().unwrap();
+        super::super::schema::migrate(&mut c, 0).unwrap();
         c
     }
 
