@@ -1,7 +1,8 @@
 //! Retention by age, log by log, without an index on time.
 //!
 //! Within a log, seq order is commit order and so time order: a log's
-//! expired messages are a prefix of it, found from its first row. The sweep
+//! expired messages are a prefix of it, found from its first row. A
+//! segment's messages share its commit's time, so whole segments expire. The sweep
 //! walks the logs in key order, a few per step, and deletes each one's
 //! expired prefix. A `(ts_ms)` index would find them faster, but costs an
 //! index entry per message written and, worse, a random page per message
@@ -15,7 +16,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 /// Logs looked at per step: bounds a step's seeks when nothing expires.
 pub const LOGS_PER_STEP: usize = 1000;
-/// Rows deleted per step at most: bounds a step's page writes.
+/// Rows (segments) deleted per step at most: bounds a step's page writes.
 pub const ROWS_PER_STEP: usize = 1000;
 
 /// A log's `(kind, id)`; the sweep's position is the last log it finished.
@@ -24,7 +25,7 @@ pub type LogId = (i64, i64);
 /// What one step did.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Step {
-    /// Messages deleted.
+    /// Messages deleted (segments hold several).
     pub deleted: usize,
     /// Where the next step starts (after this log); `None`: the pass
     /// reached the last log, the next one starts from the first.
@@ -42,17 +43,17 @@ pub fn step(tx: &Transaction<'_>, cutoff: i64, after: Option<LogId>) -> rusqlite
     let mut budget = ROWS_PER_STEP;
     let mut deleted = 0;
     for _ in 0..LOGS_PER_STEP {
-        // The next log's first (oldest) message.
-        let first: Option<(i64, i64, i64, i64)> = tx
+        // The next log's first (oldest) segment.
+        let first: Option<(i64, i64, i64)> = tx
             .prepare_cached(
-                "SELECT kind, id, seq, ts_ms FROM messages WHERE (kind, id) > (?1, ?2)
-                 ORDER BY kind, id, seq LIMIT 1",
+                "SELECT kind, id, ts_ms FROM segments WHERE (kind, id) > (?1, ?2)
+                 ORDER BY kind, id, last_seq LIMIT 1",
             )?
             .query_row(params![at.0, at.1], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
-        let Some((kind, id, oldest, ts)) = first else {
+        let Some((kind, id, ts)) = first else {
             return Ok(Step {
                 deleted,
                 next: None,
@@ -62,11 +63,19 @@ pub fn step(tx: &Transaction<'_>, cutoff: i64, after: Option<LogId>) -> rusqlite
         if ts < cutoff {
             let (newest, expired): (i64, i64) = tx
                 .prepare_cached(
-                    "SELECT MAX(seq), MAX(CASE WHEN ts_ms < ?3 THEN seq END)
-                     FROM messages WHERE kind = ?1 AND id = ?2",
+                    "SELECT MAX(last_seq), MAX(CASE WHEN ts_ms < ?3 THEN last_seq END)
+                     FROM segments WHERE kind = ?1 AND id = ?2",
                 )?
                 .query_row(params![kind, id, cutoff], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let upto = expired.min(oldest + budget as i64 - 1);
+            // The budget's last expired segment, if the budget ends first.
+            let cut: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT last_seq FROM segments WHERE kind = ?1 AND id = ?2 AND last_seq <= ?3
+                     ORDER BY last_seq LIMIT 1 OFFSET ?4",
+                )?
+                .query_row(params![kind, id, expired, budget as i64 - 1], |r| r.get(0))
+                .optional()?;
+            let upto = cut.unwrap_or(expired);
             if upto == newest {
                 tx.prepare_cached(
                     "INSERT INTO logs (kind, id, last_seq) VALUES (?1, ?2, ?3)
@@ -74,11 +83,17 @@ pub fn step(tx: &Transaction<'_>, cutoff: i64, after: Option<LogId>) -> rusqlite
                 )?
                 .execute(params![kind, id, newest])?;
             }
-            let n = tx
-                .prepare_cached("DELETE FROM messages WHERE kind = ?1 AND id = ?2 AND seq <= ?3")?
-                .execute(params![kind, id, upto])?;
-            deleted += n;
-            budget -= n.min(budget);
+            let mut rows = 0;
+            let mut st = tx.prepare_cached(
+                "DELETE FROM segments WHERE kind = ?1 AND id = ?2 AND last_seq <= ?3
+                 RETURNING last_seq - first_seq + 1",
+            )?;
+            let mut gone = st.query(params![kind, id, upto])?;
+            while let Some(r) = gone.next()? {
+                rows += 1;
+                deleted += r.get::<_, i64>(0)? as usize;
+            }
+            budget -= rows.min(budget);
             if upto < expired {
                 // Out of budget inside this log: the next step resumes here.
                 return Ok(Step {

@@ -8,9 +8,11 @@
 //! * `ensure_user` and `set_cursor` also go through the store thread (in
 //!   order with the appends), with an in-memory view so reads see them at
 //!   once.
-//! * Messages are kept in arrival order, found through a unique index per
-//!   log ([`schema`], version 5): an append writes at the right edge of the
+//! * A commit's messages of one log are one row, a [`segment`], and rows
+//!   are kept in arrival order, found through a unique index per log
+//!   ([`schema`], version 6): an append writes at the right edge of the
 //!   table's tree, and a batch's rows go many to a statement ([`insert`]).
+//! * WAL checkpoints run on their own thread ([`checkpoint`]).
 //! * Group members are cached in memory ([`members`]): a room message's
 //!   membership checks do not read the database.
 //! * Reads, and the rare directory writes that must answer with an id or a
@@ -20,7 +22,8 @@
 //! * Retention by count trims a log only once it holds `retain / 8` more
 //!   messages than it keeps ([`retention`]); reads hide those, so a log
 //!   reads as its newest `retain`. Disk: up to 1.125 × retain messages per
-//!   log, plus a WAL of up to 64 MiB ([`open`]).
+//!   log (and the older part of a segment across the trim point), plus a
+//!   WAL of up to 64 MiB ([`open`]).
 //! * Retention by age walks the logs' oldest rows ([`age`]): a few logs per
 //!   second, so on a server with many logs an expired message may stay a
 //!   while (1,000 logs a second) after it expires.
@@ -32,12 +35,14 @@
 //! OS page cache does, a power loss may lose or corrupt recent data.
 
 mod age;
+mod checkpoint;
 mod insert;
 mod members;
 mod open;
 mod read;
 mod retention;
 mod schema;
+mod segment;
 mod writer;
 
 #[cfg(test)]
@@ -170,6 +175,8 @@ pub struct SqliteStore {
     members: members::Members,
     thread: Option<std::thread::JoinHandle<()>>,
     closer: thread::Closer,
+    /// Dropped after the store thread has ended (see `Drop`).
+    _checkpointer: checkpoint::Checkpointer,
     path: PathBuf,
 }
 
@@ -213,6 +220,12 @@ impl SqliteStore {
                 step: "starting the store thread",
                 error: e.to_string(),
             })?;
+        let checkpointer =
+            checkpoint::Checkpointer::start(path, options.fsync).map_err(|e| OpenError::Io {
+                path: path.to_owned(),
+                step: "starting the checkpointer",
+                error: e.to_string(),
+            })?;
         Ok(SqliteStore {
             shared,
             pool: read::Pool::new(path.to_owned(), options.fsync),
@@ -220,6 +233,7 @@ impl SqliteStore {
             members: members::Members::default(),
             thread: Some(thread),
             closer,
+            _checkpointer: checkpointer,
             path: path.to_owned(),
         })
     }
@@ -410,35 +424,47 @@ impl Store for SqliteStore {
 
     fn read(&self, log: LogKey, after: u64, limit: usize) -> Result<Vec<Stored>, StoreError> {
         let (k, id) = kind_id(log);
+        let limit = limit.min(i64::MAX as usize);
         self.pool.with(|c| {
-            let mut st = c
+            // One read transaction: the floor and the rows from one snapshot.
+            let tx = c.transaction().map_err(unavailable)?;
+            let newest: i64 = tx
                 .prepare_cached(
-                    // Retention trims a log only once it passes its slack
-                    // (see [`retention`]): the rows below its newest
-                    // `retain` are gone as far as readers can tell.
-                    "SELECT seq, frame FROM messages WHERE kind = ?1 AND id = ?2 AND seq > max(?3,
-                         (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE kind = ?1 AND id = ?2) - ?5)
-                     ORDER BY seq LIMIT ?4",
+                    "SELECT COALESCE(MAX(last_seq), 0) FROM segments WHERE kind = ?1 AND id = ?2",
+                )
+                .and_then(|mut st| st.query_row([k, id], |r| r.get(0)))
+                .map_err(unavailable)?;
+            // Retention trims a log only once it passes its slack (see
+            // [`retention`]): the messages below its newest `retain` are
+            // gone as far as readers can tell.
+            let floor = (newest as u64).saturating_sub(self.shared.retain as u64);
+            let above = after.max(floor).min(i64::MAX as u64);
+            let mut st = tx
+                .prepare_cached(
+                    // Each segment matched holds at least one message above
+                    // `above`: `limit` segments are enough.
+                    "SELECT first_seq, frames FROM segments
+                     WHERE kind = ?1 AND id = ?2 AND last_seq > ?3
+                     ORDER BY last_seq LIMIT ?4",
                 )
                 .map_err(unavailable)?;
-            let rows = st
-                .query_map(
-                    params![
-                        k,
-                        id,
-                        after.min(i64::MAX as u64) as i64,
-                        limit.min(i64::MAX as usize) as i64,
-                        self.shared.retain as i64
-                    ],
-                    |r| {
-                        Ok(Stored {
-                            seq: r.get::<_, i64>(0)? as u64,
-                            frame: Bytes::from(r.get::<_, Vec<u8>>(1)?),
-                        })
-                    },
-                )
+            let mut rows = st
+                .query(params![k, id, above as i64, limit as i64])
                 .map_err(unavailable)?;
-            rows.collect::<Result<_, _>>().map_err(unavailable)
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(unavailable)? {
+                let first = row.get::<_, i64>(0).map_err(unavailable)? as u64;
+                let blob = Bytes::from(row.get::<_, Vec<u8>>(1).map_err(unavailable)?);
+                let messages = segment::decode(first, blob).map_err(|e| {
+                    StoreError::Unavailable(format!("sqlite: {log:?}: damaged {e}"))
+                })?;
+                let wanted = limit - out.len();
+                out.extend(messages.into_iter().filter(|m| m.seq > above).take(wanted));
+                if out.len() == limit {
+                    break;
+                }
+            }
+            Ok(out)
         })
     }
 

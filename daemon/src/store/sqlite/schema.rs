@@ -61,6 +61,18 @@ const MIGRATIONS: &[&str] = &[
      DROP TABLE messages;
      ALTER TABLE messages_by_arrival RENAME TO messages;
      CREATE UNIQUE INDEX messages_by_log ON messages (kind, id, seq);",
+    // 6: a commit's messages of one log in one row (see the store's
+    // `segment` module), found by the log and the segment's last seq; a
+    // message row becomes a segment of one.
+    "CREATE TABLE segments (kind INTEGER NOT NULL, id INTEGER NOT NULL,
+         first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+         ts_ms INTEGER NOT NULL, frames BLOB NOT NULL);
+     INSERT INTO segments (kind, id, first_seq, last_seq, ts_ms, frames)
+         SELECT kind, id, seq, seq, ts_ms,
+                CAST(unhex(printf('%08X', length(frame))) || frame AS BLOB)
+         FROM messages ORDER BY rowid;
+     DROP TABLE messages;
+     CREATE UNIQUE INDEX segments_by_log ON segments (kind, id, last_seq);",
 ];
 
 /// The schema version this binary writes and understands.

@@ -505,13 +505,14 @@ fn directory_read_speed() {
     );
 }
 
-/// Rows of `log` on disk, slack included (reads hide the slack).
+/// Messages of `log` on disk, slack included (reads hide the slack).
 fn rows_on_disk(path: &std::path::Path, log: LogKey) -> u64 {
     let (k, id) = kind_id(log);
     rusqlite::Connection::open(path)
         .unwrap()
         .query_row(
-            "SELECT COUNT(*) FROM messages WHERE kind = ?1 AND id = ?2",
+            "SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM segments
+             WHERE kind = ?1 AND id = ?2",
             [k, id],
             |r| r.get::<_, i64>(0),
         )
@@ -604,7 +605,7 @@ fn the_age_sweep_empties_logs_past_its_row_budget_and_numbering_goes_on() {
 }
 
 #[test]
-fn a_schema_3_database_is_upgraded_to_the_arrival_ordered_layout() {
+fn a_schema_3_database_is_upgraded_to_arrival_ordered_segments() {
     let dir = TempDir::new("upgrade3");
     {
         let mut c = rusqlite::Connection::open(dir.db()).unwrap();
@@ -614,7 +615,7 @@ fn a_schema_3_database_is_upgraded_to_the_arrival_ordered_layout() {
         schema::migrate_to(&mut c, 0, 3).unwrap();
         c.execute_batch(
             "INSERT INTO messages (kind, id, seq, ts_ms, frame) VALUES
-                 (0, 8, 1, 1, x'61'), (0, 8, 2, 2, x'62'), (1, 3, 7, 3, x'63');
+                 (0, 8, 1, 1, x'61'), (0, 8, 2, 2, x'00ff62'), (1, 3, 7, 3, x'63');
              INSERT INTO logs (kind, id, last_seq) VALUES (1, 3, 9);",
         )
         .unwrap();
@@ -644,14 +645,14 @@ fn a_schema_3_database_is_upgraded_to_the_arrival_ordered_layout() {
     assert_eq!(indexes, 0, "the time index is gone");
     let by_log: String = c
         .query_row(
-            "SELECT sql FROM sqlite_master WHERE name = 'messages_by_log'",
+            "SELECT sql FROM sqlite_master WHERE name = 'segments_by_log'",
             [],
             |r| r.get(0),
         )
         .unwrap();
     assert!(by_log.contains("UNIQUE"), "{by_log}");
     let rowids: Vec<i64> = c
-        .prepare("SELECT rowid FROM messages ORDER BY kind, id, seq")
+        .prepare("SELECT rowid FROM segments ORDER BY kind, id, last_seq")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
@@ -663,7 +664,11 @@ fn a_schema_3_database_is_upgraded_to_the_arrival_ordered_layout() {
         got.iter()
             .map(|m| (m.seq, m.frame.clone()))
             .collect::<Vec<_>>(),
-        vec![(1, Bytes::from_static(b"a")), (2, Bytes::from_static(b"b"))]
+        vec![
+            (1, Bytes::from_static(b"a")),
+            (2, Bytes::from_static(b"\x00\xffb"))
+        ],
+        "each message became a segment of one, its bytes whole"
     );
     assert_eq!(s.last_seq(LogKey::Group(3)).unwrap(), 9);
     let rx = collector(&s);
@@ -673,4 +678,119 @@ fn a_schema_3_database_is_upgraded_to_the_arrival_ordered_layout() {
     // Written at 1970 + 1 ms: all expired under the 30-day default.
     assert_eq!(s.sweep_expired().unwrap(), 3);
     assert_eq!(s.read(LogKey::Inbox(8), 0, 10).unwrap().len(), 1);
+}
+
+/// A frame that differs per tag and number, with bytes that are not text.
+fn frame(tag: &str, n: u64) -> Bytes {
+    Bytes::from(format!("{tag}-{n}-\u{0}\u{ff}").into_bytes())
+}
+
+/// A database holding `segments` of `log` (first seq, frame count, ts_ms),
+/// written as the store thread writes them.
+fn with_segments(dir: &TempDir, log: LogKey, segments: &[(u64, usize, i64)]) {
+    drop(SqliteStore::open(&dir.db(), options(1000)).unwrap());
+    let c = rusqlite::Connection::open(dir.db()).unwrap();
+    let (kind, id) = kind_id(log);
+    for &(first, n, ts) in segments {
+        let frames = (first..first + n as u64).map(|s| frame("s", s)).collect();
+        let row = insert::Row {
+            kind,
+            id,
+            first_seq: first as i64,
+            frames,
+        };
+        insert::insert(&c, &[row], ts).unwrap();
+    }
+}
+
+fn seqs(got: &[Stored]) -> Vec<u64> {
+    got.iter().map(|m| m.seq).collect()
+}
+
+#[test]
+fn reads_start_and_stop_inside_segments_with_every_frame_whole() {
+    let dir = TempDir::new("segread");
+    let log = LogKey::Inbox(3);
+    with_segments(&dir, log, &[(1, 5, 1), (6, 1, 1), (7, 4, 1)]);
+    let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+    let all = s.read(log, 0, 100).unwrap();
+    assert_eq!(seqs(&all), (1..=10).collect::<Vec<_>>());
+    for m in &all {
+        assert_eq!(m.frame, frame("s", m.seq), "byte-identical");
+    }
+    assert_eq!(seqs(&s.read(log, 2, 3).unwrap()), [3, 4, 5]);
+    assert_eq!(seqs(&s.read(log, 4, 4).unwrap()), [5, 6, 7, 8]);
+    assert_eq!(seqs(&s.read(log, 9, 4).unwrap()), [10]);
+    assert!(s.read(log, 10, 4).unwrap().is_empty());
+    assert_eq!(s.last_seq(log).unwrap(), 10);
+    drop(s);
+    // Retention of 4 hides what lies below seq 7, inside segments or not.
+    let s = SqliteStore::open(&dir.db(), options(4)).unwrap();
+    assert_eq!(seqs(&s.read(log, 0, 100).unwrap()), [7, 8, 9, 10]);
+    assert_eq!(seqs(&s.read(log, 8, 100).unwrap()), [9, 10]);
+}
+
+#[test]
+fn a_segment_longer_than_the_sweep_budget_still_expires() {
+    let dir = TempDir::new("segage");
+    let log = LogKey::Group(2);
+    let big = age::ROWS_PER_STEP + 500;
+    // All stamped at 1970 + 1 ms; the newest segment is stamped now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut segs: Vec<(u64, usize, i64)> = (0..age::ROWS_PER_STEP as u64 + 3)
+        .map(|i| (i + 1, 1, 1))
+        .collect();
+    let next = segs.len() as u64 + 1;
+    segs.push((next, big, 1));
+    segs.push((next + big as u64, 2, now));
+    with_segments(&dir, log, &segs);
+    let s = SqliteStore::open(&dir.db(), options(1_000_000)).unwrap();
+    let expired = age::ROWS_PER_STEP + 3 + big;
+    assert_eq!(s.sweep_expired().unwrap(), expired);
+    let left = s.read(log, 0, 100).unwrap();
+    assert_eq!(seqs(&left), [expired as u64 + 1, expired as u64 + 2]);
+}
+
+#[test]
+fn appends_queued_together_become_one_segment_per_log_and_read_back_in_order() {
+    let dir = TempDir::new("segwrite");
+    let s = SqliteStore::open(&dir.db(), options(1000)).unwrap();
+    let rx = collector(&s);
+    let logs = [LogKey::Inbox(1), LogKey::Group(1), LogKey::Inbox(2)];
+    let n = 300u64;
+    for seq in 1..=n {
+        for (i, log) in logs.iter().enumerate() {
+            s.append(
+                *log,
+                seq,
+                frame("w", seq * 10 + i as u64),
+                t(seq * 10 + i as u64),
+            )
+            .unwrap();
+        }
+    }
+    assert!(wait(&rx, 3 * n as usize).iter().all(|r| r.2));
+    for (i, log) in logs.iter().enumerate() {
+        let got = s.read(*log, 0, 1000).unwrap();
+        assert_eq!(seqs(&got), (1..=n).collect::<Vec<_>>());
+        for m in &got {
+            assert_eq!(m.frame, frame("w", m.seq * 10 + i as u64));
+        }
+    }
+    let (rows, messages): (i64, i64) = rusqlite::Connection::open(dir.db())
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*), SUM(last_seq - first_seq + 1) FROM segments",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(messages, 3 * n as i64);
+    assert!(
+        rows < messages,
+        "appends queued faster than commits share rows ({rows} rows)"
+    );
 }

@@ -5,7 +5,6 @@
 //! ([`age`]) runs between commits, one bounded step after a commit at
 //! most, so a backlog of expired messages never holds the queue for long.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +13,7 @@ use bytes::Bytes;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{age, encode_groups, insert, kind_id, retention, Shared};
+use crate::fasthash::FastMap;
 use crate::store::{thread, Cursor, LogKey, Ticket};
 
 /// Most requests written in one transaction: bounds a commit's latency.
@@ -56,10 +56,12 @@ pub struct Writer {
     conn: Connection,
     shared: Arc<Shared>,
     /// Last committed seq per log, loaded from `logs` on first use.
-    last: HashMap<LogKey, u64>,
-    /// Per log, a seq at or below its oldest stored message (count
-    /// retention's start), loaded on first use.
-    oldest: HashMap<LogKey, u64>,
+    last: FastMap<LogKey, u64>,
+    /// Per log, where count retention counts from, loaded on first use:
+    /// its oldest stored seq, or the seq its last trim kept from (a
+    /// segment across that seq keeps its older messages until the next
+    /// trim; reads hide them).
+    oldest: FastMap<LogKey, u64>,
     last_age_sweep: Instant,
     /// Where the age sweep's pass stands (the last log it finished).
     age_at: Option<age::LogId>,
@@ -74,8 +76,8 @@ impl Writer {
         Writer {
             conn,
             shared,
-            last: HashMap::new(),
-            oldest: HashMap::new(),
+            last: FastMap::default(),
+            oldest: FastMap::default(),
             last_age_sweep: Instant::now(),
             age_at: None,
             failed: false,
@@ -123,7 +125,7 @@ impl Writer {
         let mut outcomes: Vec<(Ticket, Result<(), String>)> = Vec::new();
         let mut sweeps = Vec::new();
         let mut cursors = Vec::new();
-        let mut touched: HashMap<LogKey, u64> = HashMap::new();
+        let mut touched: FastMap<LogKey, u64> = FastMap::default();
         let mut trimmed = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
             let now = (self.shared.clock)();
@@ -131,7 +133,10 @@ impl Writer {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
-                let mut rows = Vec::with_capacity(batch.len());
+                // One segment per log touched: its appends in this batch,
+                // in seq order (they are queued in that order).
+                let mut rows: Vec<insert::Row> = Vec::new();
+                let mut row_of: FastMap<LogKey, usize> = FastMap::default();
                 for op in batch {
                     match op {
                         Op::Append {
@@ -151,13 +156,17 @@ impl Writer {
                                 ));
                                 continue;
                             }
-                            let (kind, id) = kind_id(log);
-                            rows.push(insert::Row {
-                                kind,
-                                id,
-                                seq: seq as i64,
-                                frame,
+                            let row = *row_of.entry(log).or_insert_with(|| {
+                                let (kind, id) = kind_id(log);
+                                rows.push(insert::Row {
+                                    kind,
+                                    id,
+                                    first_seq: seq as i64,
+                                    frames: Vec::new(),
+                                });
+                                rows.len() - 1
                             });
+                            rows[row].frames.push(frame);
                             touched.insert(log, seq);
                             outcomes.push((ticket, Ok(())));
                         }
@@ -189,7 +198,7 @@ impl Writer {
             let retain = self.shared.retain as u64;
             for (log, last) in &touched {
                 // Count retention keeps the newest messages, so a log's last
-                // seq stays readable as MAX(seq): the logs table is only
+                // seq stays readable as MAX(last_seq): the logs table is only
                 // written where the age sweep may empty a log.
                 let oldest = match self.oldest.get(log) {
                     Some(o) => *o,
@@ -201,7 +210,7 @@ impl Writer {
                 };
                 let (k, id) = kind_id(*log);
                 tx.prepare_cached(
-                    "DELETE FROM messages WHERE kind = ?1 AND id = ?2 AND seq <= ?3",
+                    "DELETE FROM segments WHERE kind = ?1 AND id = ?2 AND last_seq <= ?3",
                 )?
                 .execute(params![k, id, upto as i64])?;
                 trimmed.push((*log, upto + 1));
@@ -310,7 +319,7 @@ pub fn load_last(conn: &Connection, log: LogKey) -> rusqlite::Result<u64> {
     // into `last_seq` at open).
     let last: Option<i64> = conn
         .prepare_cached(
-            "SELECT max(COALESCE((SELECT MAX(seq) FROM messages WHERE kind = ?1 AND id = ?2), 0),
+            "SELECT max(COALESCE((SELECT MAX(last_seq) FROM segments WHERE kind = ?1 AND id = ?2), 0),
                         COALESCE((SELECT last_seq FROM logs WHERE kind = ?1 AND id = ?2), 0))",
         )?
         .query_row([k, id], |r| r.get(0))
@@ -322,8 +331,11 @@ pub fn load_last(conn: &Connection, log: LogKey) -> rusqlite::Result<u64> {
 fn load_oldest(conn: &Connection, log: LogKey, last: u64) -> rusqlite::Result<u64> {
     let (k, id) = kind_id(log);
     let oldest: Option<i64> = conn
-        .prepare_cached("SELECT MIN(seq) FROM messages WHERE kind = ?1 AND id = ?2")?
-        .query_row([k, id], |r| r.get(0))?;
+        .prepare_cached(
+            "SELECT first_seq FROM segments WHERE kind = ?1 AND id = ?2 ORDER BY last_seq LIMIT 1",
+        )?
+        .query_row([k, id], |r| r.get(0))
+        .optional()?;
     Ok(oldest.map_or(last + 1, |o| o as u64))
 }
 
