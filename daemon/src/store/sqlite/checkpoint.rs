@@ -7,9 +7,10 @@
 //! perf samples, and 10% of its time in disk sleep). A passive checkpoint
 //! on another connection copies the frames committed so far without
 //! taking the write lock, so the store thread goes on committing meanwhile.
-//! The store thread's own autocheckpoint stays as the backstop that lets
-//! the WAL start over: it then finds the frames already copied, and only
-//! syncs.
+//! The store thread's own autocheckpoint stays, as the backstop that lets
+//! the WAL start over: SQLite restarts the WAL only when a write begins
+//! with every frame copied, which a checkpoint on another thread cannot
+//! time. It then finds most frames already copied.
 
 use std::path::Path;
 use std::thread::JoinHandle;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-use super::{open, Fsync};
+use super::{open, Fsync, OpenError};
 
 /// How often a checkpoint runs.
 pub const EVERY: Duration = Duration::from_millis(100);
@@ -30,13 +31,18 @@ pub struct Checkpointer {
 
 impl Checkpointer {
     /// Starts checkpointing the (already checked) database at `path`.
-    pub fn start(path: &Path, fsync: Fsync) -> rusqlite::Result<Checkpointer> {
-        let conn = open::connect(path, fsync, false)?;
+    pub fn start(path: &Path, fsync: Fsync) -> Result<Checkpointer, OpenError> {
+        let failed = |error: String| OpenError::Io {
+            path: path.to_owned(),
+            step: "starting the checkpointer",
+            error,
+        };
+        let conn = open::connect(path, fsync, false).map_err(|e| failed(e.to_string()))?;
         let (stop, stopped) = flume::bounded::<()>(1);
         let thread = std::thread::Builder::new()
             .name("imedge-ckpt".into())
             .spawn(move || run(conn, stopped))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            .map_err(|e| failed(e.to_string()))?;
         Ok(Checkpointer {
             stop: Some(stop),
             thread: Some(thread),

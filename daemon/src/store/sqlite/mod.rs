@@ -220,12 +220,7 @@ impl SqliteStore {
                 step: "starting the store thread",
                 error: e.to_string(),
             })?;
-        let checkpointer =
-            checkpoint::Checkpointer::start(path, options.fsync).map_err(|e| OpenError::Io {
-                path: path.to_owned(),
-                step: "starting the checkpointer",
-                error: e.to_string(),
-            })?;
+        let checkpointer = checkpoint::Checkpointer::start(path, options.fsync)?;
         Ok(SqliteStore {
             shared,
             pool: read::Pool::new(path.to_owned(), options.fsync),
