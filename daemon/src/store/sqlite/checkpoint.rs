@@ -14,7 +14,7 @@
 
 use std::path::Path;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -22,6 +22,9 @@ use super::{open, Fsync, OpenError};
 
 /// How often a checkpoint runs.
 pub const EVERY: Duration = Duration::from_millis(100);
+/// Least time between two warnings of a failing checkpoint (a full disk
+/// fails every turn).
+const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// The running checkpointer; dropping it stops the thread and waits for it.
 pub struct Checkpointer {
@@ -61,12 +64,20 @@ impl Drop for Checkpointer {
 
 /// Checkpoints every [`EVERY`] until `stopped` is dropped.
 fn run(conn: Connection, stopped: flume::Receiver<()>) {
+    let mut warned: Option<Instant> = None;
     while let Err(flume::RecvTimeoutError::Timeout) = stopped.recv_timeout(EVERY) {
         // PASSIVE never waits for the writer or readers; a busy answer
         // (the store thread checkpointing itself) is simply the next turn's.
         let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0));
         if let Err(e) = done {
-            tracing::warn!(error = %e, "background checkpoint failed; retrying");
+            let due = match warned {
+                Some(at) => at.elapsed() >= WARN_EVERY,
+                None => true,
+            };
+            if due {
+                tracing::warn!(error = %e, "background checkpoint failed; retrying every 100 ms");
+                warned = Some(Instant::now());
+            }
         }
     }
 }
