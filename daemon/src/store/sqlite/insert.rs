@@ -24,14 +24,22 @@ pub struct Row {
     pub frames: Vec<Bytes>,
 }
 
+impl Row {
+    /// The seq of its last message.
+    pub fn last_seq(&self) -> i64 {
+        self.first_seq + self.frames.len() as i64 - 1
+    }
+}
+
 /// Inserts `rows`, in order, all stamped `ts_ms`.
 pub fn insert(tx: &Connection, rows: &[Row], ts_ms: i64) -> rusqlite::Result<()> {
+    let mut blob = Vec::new();
     let mut chunks = rows.chunks_exact(CHUNK);
     if rows.len() >= CHUNK {
         static SQL: OnceLock<String> = OnceLock::new();
         let mut stmt = tx.prepare_cached(SQL.get_or_init(|| sql(CHUNK)))?;
         for chunk in &mut chunks {
-            bind(&mut stmt, chunk, ts_ms)?;
+            bind(&mut stmt, chunk, ts_ms, &mut blob)?;
             stmt.raw_execute()?;
         }
     }
@@ -40,7 +48,7 @@ pub fn insert(tx: &Connection, rows: &[Row], ts_ms: i64) -> rusqlite::Result<()>
         static ONE: OnceLock<String> = OnceLock::new();
         let mut stmt = tx.prepare_cached(ONE.get_or_init(|| sql(1)))?;
         for row in rest {
-            bind(&mut stmt, std::slice::from_ref(row), ts_ms)?;
+            bind(&mut stmt, std::slice::from_ref(row), ts_ms, &mut blob)?;
             stmt.raw_execute()?;
         }
     }
@@ -48,15 +56,23 @@ pub fn insert(tx: &Connection, rows: &[Row], ts_ms: i64) -> rusqlite::Result<()>
 }
 
 /// Binds `ts_ms` as `?1` and each row's five columns after it.
-fn bind(stmt: &mut rusqlite::Statement<'_>, rows: &[Row], ts_ms: i64) -> rusqlite::Result<()> {
+/// `blob` is scratch space: SQLite copies each bound blob (rusqlite binds
+/// with `SQLITE_TRANSIENT`), so one buffer serves every row.
+fn bind(
+    stmt: &mut rusqlite::Statement<'_>,
+    rows: &[Row],
+    ts_ms: i64,
+    blob: &mut Vec<u8>,
+) -> rusqlite::Result<()> {
     stmt.raw_bind_parameter(1, ts_ms)?;
     for (i, r) in rows.iter().enumerate() {
         let at = 2 + COLUMNS * i;
         stmt.raw_bind_parameter(at, r.kind)?;
         stmt.raw_bind_parameter(at + 1, r.id)?;
         stmt.raw_bind_parameter(at + 2, r.first_seq)?;
-        stmt.raw_bind_parameter(at + 3, r.first_seq + r.frames.len() as i64 - 1)?;
-        stmt.raw_bind_parameter(at + 4, segment::encode(&r.frames))?;
+        stmt.raw_bind_parameter(at + 3, r.last_seq())?;
+        segment::encode_into(blob, &r.frames);
+        stmt.raw_bind_parameter(at + 4, &blob[..])?;
     }
     Ok(())
 }
@@ -140,15 +156,9 @@ mod tests {
         let want: Vec<Got> = rows
             .iter()
             .map(|r| {
-                let last = r.first_seq + r.frames.len() as i64 - 1;
-                (
-                    r.kind,
-                    r.id,
-                    r.first_seq,
-                    last,
-                    77,
-                    segment::encode(&r.frames),
-                )
+                let mut blob = Vec::new();
+                segment::encode_into(&mut blob, &r.frames);
+                (r.kind, r.id, r.first_seq, r.last_seq(), 77, blob)
             })
             .collect();
         assert_eq!(got, want);

@@ -16,20 +16,14 @@ use crate::store::Stored;
 /// Bytes of the length before each frame.
 const PREFIX: usize = 4;
 
-/// The blob of `frames`, in order.
-pub fn encode<'a>(frames: impl IntoIterator<Item = &'a Bytes>) -> Vec<u8> {
-    let mut blob = Vec::new();
+/// Makes `blob` the blob of `frames`, in order (the caller reuses one
+/// buffer across segments: SQLite copies a bound blob).
+pub fn encode_into(blob: &mut Vec<u8>, frames: &[Bytes]) {
+    blob.clear();
     for f in frames {
         blob.extend_from_slice(&(f.len() as u32).to_be_bytes());
         blob.extend_from_slice(f);
     }
-    blob
-}
-
-/// The blob of a single frame (what a message row of schema 5 becomes).
-#[cfg(test)]
-pub fn one(frame: &[u8]) -> Vec<u8> {
-    encode([&Bytes::copy_from_slice(frame)])
 }
 
 /// The messages of a segment that starts at `first_seq`, each frame a
@@ -64,6 +58,13 @@ pub fn decode(first_seq: u64, blob: Bytes) -> Result<Vec<Stored>, String> {
 mod tests {
     use super::*;
 
+    /// A fresh blob, through a buffer that held something before.
+    fn encode(frames: &[Bytes]) -> Vec<u8> {
+        let mut blob = vec![0xEE; 3];
+        encode_into(&mut blob, frames);
+        blob
+    }
+
     #[test]
     fn frames_come_back_whole_in_order_with_their_seqs() {
         let frames = [
@@ -88,8 +89,8 @@ mod tests {
     }
 
     #[test]
-    fn one_frame_is_a_segment_of_one() {
-        let got = decode(9, Bytes::from(one(b"x"))).unwrap();
+    fn one_frame_is_a_segment_of_one_with_nothing_left_of_the_buffer() {
+        let got = decode(9, Bytes::from(encode(&[Bytes::from_static(b"x")]))).unwrap();
         assert_eq!(
             got,
             [Stored {

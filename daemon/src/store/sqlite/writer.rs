@@ -125,7 +125,11 @@ impl Writer {
         let mut outcomes: Vec<(Ticket, Result<(), String>)> = Vec::new();
         let mut sweeps = Vec::new();
         let mut cursors = Vec::new();
-        let mut touched: FastMap<LogKey, u64> = FastMap::default();
+        // One segment per log touched: its appends in this batch, in seq
+        // order (they are queued in that order). A log's last seq in this
+        // batch is its segment's last.
+        let mut rows: Vec<insert::Row> = Vec::new();
+        let mut row_of: FastMap<LogKey, usize> = FastMap::default();
         let mut trimmed = Vec::new();
         let result = (|| -> rusqlite::Result<()> {
             let now = (self.shared.clock)();
@@ -133,10 +137,6 @@ impl Writer {
                 .conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)?;
             {
-                // One segment per log touched: its appends in this batch,
-                // in seq order (they are queued in that order).
-                let mut rows: Vec<insert::Row> = Vec::new();
-                let mut row_of: FastMap<LogKey, usize> = FastMap::default();
                 for op in batch {
                     match op {
                         Op::Append {
@@ -145,8 +145,9 @@ impl Writer {
                             frame,
                             ticket,
                         } => {
-                            let last = match touched.get(&log).or(self.last.get(&log)) {
-                                Some(l) => *l,
+                            let batched = row_of.get(&log).map(|&i| rows[i].last_seq() as u64);
+                            let last = match batched.or(self.last.get(&log).copied()) {
+                                Some(l) => l,
                                 None => load_last(&tx, log)?,
                             };
                             if seq != last + 1 {
@@ -167,7 +168,6 @@ impl Writer {
                                 rows.len() - 1
                             });
                             rows[row].frames.push(frame);
-                            touched.insert(log, seq);
                             outcomes.push((ticket, Ok(())));
                         }
                         Op::Reserve { log, upto, ticket } => {
@@ -196,15 +196,16 @@ impl Writer {
                 insert::insert(&tx, &rows, now)?;
             }
             let retain = self.shared.retain as u64;
-            for (log, last) in &touched {
+            for (log, &row) in &row_of {
+                let last = rows[row].last_seq() as u64;
                 // Count retention keeps the newest messages, so a log's last
                 // seq stays readable as MAX(last_seq): the logs table is only
                 // written where the age sweep may empty a log.
                 let oldest = match self.oldest.get(log) {
                     Some(o) => *o,
-                    None => load_oldest(&tx, *log, *last)?,
+                    None => load_oldest(&tx, *log, last)?,
                 };
-                let Some(upto) = retention::trim_upto(oldest, *last, retain) else {
+                let Some(upto) = retention::trim_upto(oldest, last, retain) else {
                     trimmed.push((*log, oldest));
                     continue;
                 };
@@ -220,7 +221,10 @@ impl Writer {
         match result {
             Ok(()) => {
                 self.shared.commits.fetch_add(1, Ordering::Relaxed);
-                self.last.extend(touched);
+                let committed = row_of
+                    .iter()
+                    .map(|(log, &row)| (*log, rows[row].last_seq() as u64));
+                self.last.extend(committed);
                 self.oldest.extend(trimmed);
                 let mut pending = self.shared.lock_cursors();
                 for (uid, c) in cursors {
@@ -235,7 +239,7 @@ impl Writer {
                 // The callers counted these seqs as taken, and may have shown
                 // them live: numbering goes on above what is stored and
                 // durably reserved, never back over a seq a client saw.
-                for log in touched.keys() {
+                for log in row_of.keys() {
                     self.last.remove(log);
                     self.oldest.remove(log);
                     match load_taken(&self.conn, *log) {
