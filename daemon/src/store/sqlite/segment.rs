@@ -2,12 +2,13 @@
 //! as one row. Its blob is each frame prefixed by its length (4 bytes, big
 //! endian); the seqs are implied, from the row's `first_seq` up.
 //!
-//! Under load a commit holds several messages per busy log (2,000 inboxes
-//! at full load: about 4 each; a busy group: hundreds), and SQLite's cost
-//! is per row and per index entry, not per byte (measured on 2 vCPUs,
-//! `chat --users 2000 --max`: store thread 2.73 to 1.41 µs per message,
-//! acknowledged messages per second 152,000 to 199,000, mean of 3 rounds).
-//! A quiet log gets segments of one message, as a row per message was.
+//! Under load a commit holds several messages of each busy log, and
+//! SQLite's cost is per row and per index entry, not per byte (measured on
+//! 2 vCPUs, `chat --users 2000 --max` for 10 s: 14 messages per row; store
+//! thread 3.02/3.01/2.84 to 1.43/1.19/1.41 µs per message and 138,000/
+//! 140,000/147,000 to 203,000/236,000/201,000 acknowledged messages a
+//! second, 3 interleaved rounds against the row-per-message binary). A
+//! quiet log gets segments of one message, as a row per message was.
 
 use bytes::Bytes;
 
